@@ -1,0 +1,105 @@
+"""Validation against the project's JSON Schemas (``schemas/``), with errors at source positions.
+
+jsonschema reports where in the data a problem is (a path of keys); `source.position` turns that
+into file, line and column, because the data remember where they were read from. Messages are
+rewritten into the words a workflow author uses: which key is unknown (and what was probably
+meant), which value is not allowed, which key is missing.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cache
+from importlib import resources
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+
+from ..errors import Problem
+from .source import key_pos, position
+
+SCHEMA_FILES = ("workflow.schema.json", "step.schema.json")
+BASE = "https://yadage2x.invalid/schemas/"
+
+
+def schema_text(name: str) -> str:
+    return resources.files("yadage2x_schemas").joinpath(name).read_text(encoding="utf-8")
+
+
+@cache
+def _registry() -> Registry:
+    pairs = []
+    for name in resources.files("yadage2x_schemas").iterdir():
+        if name.name.endswith(".schema.json"):
+            contents = json.loads(name.read_text(encoding="utf-8"))
+            pairs.append((BASE + name.name, Resource.from_contents(contents)))
+    return Registry().with_resources(pairs)
+
+
+@cache
+def validator(name: str) -> Draft202012Validator:
+    schema = json.loads(schema_text(name))
+    return Draft202012Validator(schema, registry=_registry())
+
+
+def _jsontype(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "a mapping"
+
+
+def _suggest(word, choices) -> str:
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _where(error: ValidationError) -> str:
+    """The key the error is about, for messages: 'scheduler.step.process'."""
+    parts = [str(p) for p in error.absolute_path if not isinstance(p, int)]
+    return parts[-1] if parts else "document"
+
+
+def problems(root, schema_name: str) -> list[Problem]:
+    """Every schema problem in ``root`` (already $ref-resolved), as positioned one-line messages."""
+    found: list[Problem] = []
+    for error in validator(schema_name).iter_errors(root):
+        found.extend(_describe(root, error))
+    return found
+
+
+def _describe(root, error: ValidationError) -> list[Problem]:
+    path = list(error.absolute_path)
+    pos = position(root, path)
+    instance, schema, kind = error.instance, error.schema, error.validator
+    if kind == "additionalProperties":
+        allowed = set(schema.get("properties", {}))
+        return [
+            Problem(key_pos(instance, key), f"unknown key '{key}' in {_where(error)}{_suggest(key, allowed)}")
+            for key in instance
+            if key not in allowed
+        ]
+    if kind == "required":
+        message = schema.get("x-required-message")
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return [Problem(pos, message or f"missing required key '{missing}' in {_where(error)}")]
+    if kind == "enum":
+        choices = schema["enum"]
+        return [Problem(pos, f"{_where(error)}: '{instance}' is not one of {', '.join(map(str, choices))}{_suggest(instance, choices)}")]
+    if kind == "type":
+        message = schema.get("x-type-message")
+        if message:
+            return [Problem(pos, f"{_where(error)}: {message}")]
+        wanted = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        return [Problem(pos, f"{_where(error)}: expected {' or '.join(wanted)}, got {_jsontype(instance)}")]
+    if kind in ("oneOf", "anyOf", "not") and "x-message" in schema:
+        return [Problem(pos, f"{_where(error)}: {schema['x-message']}")]
+    return [Problem(pos, f"{_where(error)}: {error.message}")]

@@ -1,0 +1,272 @@
+"""Read YAML and JSON files into plain data that remembers where every value came from.
+
+yadage reads specs with PyYAML's ``safe_load``, that is YAML 1.1 (``yes``/``on`` are booleans,
+``010`` is octal). We read them with ruamel.yaml's C parser set to YAML 1.1, so that values are
+the ones yadage sees, and build the data ourselves from the node tree so that each mapping and
+sequence keeps the line and column of its entries. JSON files go through the same parser (JSON
+is YAML), so positions work for them too.
+
+The data are `Map` (a dict) and `Seq` (a list) with position side tables, and plain scalars.
+`position(tree, path)` finds the position of any value by its path from a container.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+from ..errors import Pos, Problem, SpecError
+
+# A document deeper than this is refused: it is not a workflow, and recursion would overflow.
+MAX_DEPTH = 200
+# Aliases may make a small file expand into an enormous tree (billion laughs); we build each
+# aliased node once and share it, and refuse documents whose expanded size passes this bound.
+MAX_EXPANDED_NODES = 5_000_000
+
+_TAG = "tag:yaml.org,2002:"
+
+
+class Map(dict):
+    """A mapping that remembers its file and the positions of its keys and values."""
+
+    __slots__ = ("pos", "keypos", "valpos")
+
+    def __init__(self, pos: Pos):
+        super().__init__()
+        self.pos = pos
+        self.keypos: dict = {}
+        self.valpos: dict = {}
+
+
+class Seq(list):
+    """A sequence that remembers its file and the position of each item."""
+
+    __slots__ = ("pos", "itempos")
+
+    def __init__(self, pos: Pos):
+        super().__init__()
+        self.pos = pos
+        self.itempos: list[Pos] = []
+
+
+def value_pos(container, key) -> Pos:
+    """Position of ``container[key]``; falls back to the container's own position."""
+    if isinstance(container, Map):
+        return container.valpos.get(key, container.pos)
+    if isinstance(container, Seq) and isinstance(key, int) and 0 <= key < len(container.itempos):
+        return container.itempos[key]
+    return getattr(container, "pos", Pos("<unknown>"))
+
+
+def key_pos(container, key) -> Pos:
+    if isinstance(container, Map):
+        return container.keypos.get(key, container.pos)
+    return value_pos(container, key)
+
+
+def position(root, path) -> Pos:
+    """The position of the value at ``path`` (keys and indices) below ``root``.
+
+    Walks as far as the path exists and returns the deepest position known, so an error about a
+    missing key points at the mapping that should have held it.
+    """
+    node, pos = root, getattr(root, "pos", Pos("<unknown>"))
+    for part in path:
+        try:
+            child = node[part]
+        except (KeyError, IndexError, TypeError):
+            break
+        pos = value_pos(node, part)
+        node = child
+    return pos
+
+
+def _mark(file: str, mark) -> Pos:
+    return Pos(file, mark.line + 1, mark.column + 1)
+
+
+_INT_SEXAGESIMAL = re.compile(r"^[-+]?[1-9][0-9_]*(:[0-5]?[0-9])+$")
+
+
+def _int11(text: str) -> int:
+    """YAML 1.1 int, as PyYAML reads it (octal 0..., binary 0b, hex 0x, sexagesimal a:b)."""
+    value = text.replace("_", "")
+    sign = -1 if value.startswith("-") else 1
+    value = value.lstrip("+-")
+    if value == "0":
+        return 0
+    if value.startswith("0b"):
+        return sign * int(value[2:], 2)
+    if value.startswith("0x"):
+        return sign * int(value[2:], 16)
+    if value.startswith("0"):
+        return sign * int(value, 8)
+    if ":" in value:
+        result = 0
+        for part in value.split(":"):
+            result = result * 60 + int(part)
+        return sign * result
+    return sign * int(value)
+
+
+def _float11(text: str) -> float:
+    value = text.replace("_", "").lower()
+    sign = -1.0 if value.startswith("-") else 1.0
+    value = value.lstrip("+-")
+    if value == ".inf":
+        return sign * math.inf
+    if value == ".nan":
+        return math.nan
+    if ":" in value:
+        result = 0.0
+        for part in value.split(":"):
+            result = result * 60 + float(part)
+        return sign * result
+    return sign * float(value)
+
+
+class _Builder:
+    """Turns a ruamel node tree into Map/Seq/scalars, sharing aliased nodes (built once)."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.built: dict[int, object] = {}
+        self.sizes: dict[int, int] = {}  # expanded size of each built container, aliases counted in full
+
+    def scalar(self, node: ScalarNode):
+        tag, text = node.tag, node.value
+        if not tag.startswith(_TAG):
+            if tag == "!":  # a quoted-but-tagged plain string
+                return text
+            raise self.error(node, f"unsupported YAML tag {tag}")
+        kind = tag[len(_TAG):]
+        if kind == "str":
+            return text
+        if kind == "null":
+            return None
+        if kind == "bool":
+            return text.lower() in ("yes", "true", "on", "y")
+        if kind == "int":
+            return _int11(text)
+        if kind == "float":
+            return _float11(text)
+        if kind == "timestamp":
+            raise self.error(node, f"'{text}' reads as a YAML timestamp, which JSON cannot hold; quote it")
+        raise self.error(node, f"unsupported YAML tag {tag}")
+
+    def error(self, node, message: str) -> SpecError:
+        return SpecError(Problem(_mark(self.file, node.start_mark), message))
+
+    def size(self, value) -> int:
+        return self.sizes.get(id(value), 1)
+
+    def check_size(self, node, value) -> None:
+        children = value.values() if isinstance(value, dict) else value
+        total = 1 + sum(self.size(child) for child in children)
+        if total > MAX_EXPANDED_NODES:
+            raise self.error(node, f"document expands to more than {MAX_EXPANDED_NODES:,} values through aliases")
+        self.sizes[id(value)] = total
+
+    def build(self, node, depth: int = 0):
+        if depth > MAX_DEPTH:
+            raise self.error(node, f"document nested deeper than {MAX_DEPTH} levels")
+        if isinstance(node, ScalarNode):
+            return self.scalar(node)
+        known = self.built.get(id(node))
+        if known is not None:
+            return known
+        if isinstance(node, SequenceNode):
+            seq = Seq(_mark(self.file, node.start_mark))
+            self.built[id(node)] = seq
+            for item in node.value:
+                seq.itempos.append(_mark(self.file, item.start_mark))
+                seq.append(self.build(item, depth + 1))
+            self.check_size(node, seq)
+            return seq
+        if isinstance(node, MappingNode):
+            mapping = Map(_mark(self.file, node.start_mark))
+            self.built[id(node)] = mapping
+            merged: list = []
+            for knode, vnode in node.value:
+                if knode.tag == _TAG + "merge":
+                    merged.append(vnode)
+                    continue
+                key = self.build(knode, depth + 1)
+                if isinstance(key, (dict, list)):
+                    raise self.error(knode, "a mapping key must be a scalar")
+                if key in mapping:
+                    raise self.error(knode, f"duplicate key '{key}'")
+                mapping[key] = self.build(vnode, depth + 1)
+                mapping.keypos[key] = _mark(self.file, knode.start_mark)
+                mapping.valpos[key] = _mark(self.file, vnode.start_mark)
+            # YAML merge keys (<<: *x): explicit keys win, then earlier merged maps win
+            for vnode in merged:
+                sources = vnode.value if isinstance(vnode, SequenceNode) else [vnode]
+                for source_node in sources:
+                    source = self.build(source_node, depth + 1)
+                    if not isinstance(source, Map):
+                        raise self.error(source_node, "a merge key (<<) needs a mapping")
+                    for key, value in source.items():
+                        if key not in mapping:
+                            mapping[key] = value
+                            mapping.keypos[key] = source.keypos.get(key, source.pos)
+                            mapping.valpos[key] = source.valpos.get(key, source.pos)
+            self.check_size(node, mapping)
+            return mapping
+        raise self.error(node, f"unsupported YAML node {type(node).__name__}")
+
+
+def display_name(path: Path) -> str:
+    """How a file is named in messages: relative to the current directory when below it."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    # a name that climbs out of the current directory is clearer as an absolute path
+    return str(path) if relative.startswith(os.pardir) else relative
+
+
+def read_file(path: Path):
+    """Parse one YAML or JSON file; return its data with positions. Raises SpecError."""
+    name = display_name(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(Problem(Pos(name), "no such file")) from None
+    except IsADirectoryError:
+        raise SpecError(Problem(Pos(name), "is a directory, not a spec file")) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(Problem(Pos(name), f"not UTF-8 text ({exc.reason} at byte {exc.start})")) from None
+    except OSError as exc:
+        raise SpecError(Problem(Pos(name), f"cannot read: {exc.strerror}")) from None
+    return parse_text(text, name)
+
+
+def parse_text(text: str, name: str):
+    yaml = YAML(typ="safe", pure=False)
+    yaml.version = (1, 1)  # PyYAML's reading, which is what yadage sees
+    if "\t" in text and name.endswith(".json"):
+        # JSON allows tabs as indentation, YAML does not: replacing them keeps line/col exact
+        text = text.replace("\t", " ")
+    try:
+        node = yaml.compose(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        pos = _mark(name, mark) if mark else Pos(name)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise SpecError(Problem(pos, f"YAML syntax error: {problem}")) from None
+    except YAMLError as exc:
+        raise SpecError(Problem(Pos(name), f"YAML error: {exc}")) from None
+    except RecursionError:
+        raise SpecError(Problem(Pos(name), "YAML nested too deeply")) from None
+    if node is None:
+        return None
+    try:
+        return _Builder(name).build(node)
+    except RecursionError:
+        raise SpecError(Problem(Pos(name), f"document nested deeper than {MAX_DEPTH} levels")) from None
