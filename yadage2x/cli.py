@@ -1,0 +1,134 @@
+"""The `yadage2x` command line. Errors in user input end here: one line each, exit status 2."""
+from __future__ import annotations
+
+import json
+import sys
+from functools import wraps
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import Pos, Problem, SpecError, Yadage2xError
+from .graph import to_dot, to_mermaid
+from .ir import to_json, Workflow
+from .load import load_workflow
+from .load.source import Map, parse_text, read_file
+
+EXIT_INPUT = 2
+
+
+def reports_errors(command):
+    """Turn our errors into `file:line:col: message` lines on stderr and exit status 2."""
+
+    @wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except SpecError as exc:
+            for problem in exc.problems:
+                click.echo(f"{problem}", err=True)
+            sys.exit(EXIT_INPUT)
+        except Yadage2xError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_INPUT)
+
+    return wrapper
+
+
+def init_data(inputs: str | None, params: tuple[str, ...]) -> dict | None:
+    """Init parameters as yadage-run takes them: an inputs file, then -p key=<yaml> on top."""
+    if inputs is None and not params:
+        return None
+    data: dict = {}
+    if inputs is not None:
+        loaded = read_file(Path(inputs))
+        if loaded is not None and not isinstance(loaded, Map):
+            raise SpecError(Problem(Pos(inputs, 1, 1), "init data must be a mapping of parameter names to values"))
+        data.update(loaded or {})
+    for item in params:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise SpecError(Problem(Pos("-p"), f"'{item}': expected key=value"))
+        data[key] = parse_text(text, f"-p {key}")
+    return data
+
+
+def _warn(loaded) -> None:
+    for warning in loaded.warnings:
+        click.echo(f"{warning.pos}: warning: {warning.message}", err=True)
+
+
+workflow_arg = click.argument("workflow", type=click.Path(dir_okay=False))
+toplevel_opt = click.option("-t", "--toplevel", type=click.Path(file_okay=False), help="Folder that top-level $refs resolve against (default: the workflow's folder).")
+inputs_opt = click.option("--inputs", type=click.Path(dir_okay=False), help="YAML file of init parameters (checked against init references).")
+param_opt = click.option("-p", "--parameter", "params", multiple=True, metavar="KEY=VALUE", help="Init parameter (value read as YAML); repeatable.")
+
+
+@click.group()
+@click.version_option(__version__, prog_name="yadage2x")
+def main() -> None:
+    """Compile yadage workflows to Snakemake and CWL."""
+
+
+def count(workflow: Workflow) -> tuple[int, int, int]:
+    stages = scopes = dynamic = 0
+    for stage in workflow.stages:
+        stages += 1
+        dynamic += stage.marks.dynamic
+        for inner in stage.sub_workflows():
+            s, c, d = count(inner)
+            stages, scopes, dynamic = stages + s, scopes + c + 1, dynamic + d
+    return stages, scopes, dynamic
+
+
+@main.command()
+@workflow_arg
+@toplevel_opt
+@inputs_opt
+@param_opt
+@reports_errors
+def validate(workflow, toplevel, inputs, params):
+    """Check a workflow (or a single step spec): schema, references, placeholders."""
+    loaded = load_workflow(workflow, toplevel, init_data(inputs, params))
+    _warn(loaded)
+    if loaded.workflow is None:
+        click.echo(f"{workflow}: valid step ({loaded.step.publisher.kind})")
+        return
+    stages, scopes, dynamic = count(loaded.workflow)
+    click.echo(f"{workflow}: valid ({stages} stages, {scopes} sub-workflows, {dynamic} dynamic)")
+
+
+@main.command()
+@workflow_arg
+@toplevel_opt
+@inputs_opt
+@param_opt
+@click.option("--format", "fmt", type=click.Choice(["dot", "mermaid", "json"]), default="dot", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of standard output.")
+@reports_errors
+def graph(workflow, toplevel, inputs, params, fmt, output):
+    """Draw the stage graph: scopes, scatter and dynamic stages, before anything runs.
+
+    `--format json` prints the IR (schemas/ir.schema.json)."""
+    loaded = load_workflow(workflow, toplevel, init_data(inputs, params))
+    _warn(loaded)
+    if loaded.workflow is None:
+        raise SpecError(Problem(Pos(workflow), "a single step has no stage graph"))
+    if fmt == "dot":
+        text = to_dot(loaded.workflow)
+    elif fmt == "mermaid":
+        text = to_mermaid(loaded.workflow)
+    else:
+        text = json.dumps(to_json(loaded.workflow), indent=2) + "\n"
+    if output:
+        write_atomically(Path(output), text)
+    else:
+        click.echo(text, nl=False)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write to a temporary name beside the target, then rename: never a half-written file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
