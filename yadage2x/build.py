@@ -137,10 +137,11 @@ def process(spec):
     if spec is None:
         return None
     kind, pos = spec["process_type"], _pos(spec)
+    # a process is positioned at its template, where problems with it are
     if kind == "string-interpolated-cmd":
-        return CommandProcess(cmd=spec["cmd"], pos=pos)
+        return CommandProcess(cmd=spec["cmd"], pos=value_pos(spec, "cmd"))
     if kind == "interpolated-script-cmd":
-        return ScriptProcess(script=spec["script"], interpreter=spec.get("interpreter", "sh"), pos=pos)
+        return ScriptProcess(script=spec["script"], interpreter=spec.get("interpreter", "sh"), pos=value_pos(spec, "script"))
     return ManualProcess(instructions=spec["instructions"], pos=pos)
 
 

@@ -96,9 +96,18 @@ class Documents:
             data = self.read(target_doc)
         except SpecError as exc:
             if not target_doc.exists():
-                raise SpecError(Problem(pos, f"$ref '{target}': no such file {display_name(target_doc)}")) from None
+                hint = _toplevel_hint(base, file_part)
+                raise SpecError(Problem(pos, f"$ref '{target}': no such file {display_name(target_doc)}{hint}")) from None
             raise exc
         return walk_pointer(data, fragment, target, pos), target_doc
+
+
+def _toplevel_hint(base: Path, file_part: str) -> str:
+    """Repositories often write references from their root: suggest the -t that makes it work."""
+    for folder in list(base.parents)[:4]:
+        if (folder / file_part).is_file():
+            return f" (it exists below {display_name(folder)}: pass -t {display_name(folder)})"
+    return ""
 
 
 def walk_pointer(data, fragment: str, target: str, pos: Pos):

@@ -150,7 +150,9 @@ class _Builder:
         if kind == "null":
             return None
         if kind == "bool":
-            return text.lower() in ("yes", "true", "on", "y")
+            if text in ("y", "Y", "n", "N"):
+                return text  # ruamel's YAML 1.1 reads these as booleans, PyYAML (yadage) as strings
+            return text.lower() in ("yes", "true", "on")
         if kind == "int":
             return _int11(text)
         if kind == "float":
