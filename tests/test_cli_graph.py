@@ -102,7 +102,7 @@ def test_errors_are_one_line_each_with_exit_status_2(write, cli):
     assert result.code == 2 and result.out == ""
     assert len(result.errors) == 3 and all(LINE.match(line) for line in result.errors)
     joined = "\n".join(result.errors)
-    assert "workflow.yml:3:19: stage 'a' depends on 'nothere': no stage 'nothere'" in joined
+    assert "workflow.yml:3:20: stage 'a' depends on 'nothere': no stage 'nothere'" in joined
     assert "workflow.yml:6:23: selector 'ghost': no stage 'ghost'" in joined
     assert "workflow.yml:8:63: '{z}' in cmd: stage 'a' has no parameter 'z'" in joined
 

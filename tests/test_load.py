@@ -207,3 +207,21 @@ def test_selectors_parse(selector, expected):
 def test_bad_selectors_are_refused(selector):
     with pytest.raises(SelectorError):
         parse(selector)
+
+
+def test_docker_environment_behind_a_ref_needs_its_defaults_written(write):
+    """yadage fills no defaults into a $ref target at its own level: KeyError 'par_mounts' at run time."""
+    write("envs.yml", "busybox: {environment_type: docker-encapsulated, image: busybox}\n"
+          "full: {environment_type: docker-encapsulated, image: busybox, imagetag: latest, resources: [], envscript: '', workdir: null, par_mounts: []}\n")
+    write("steps.yml", "echo:\n" + "\n".join("  " + l.strip() for l in STEP.strip().splitlines()).replace(
+        "environment: {environment_type: docker-encapsulated, image: busybox}", "environment: {$ref: 'envs.yml#/busybox'}") + "\n")
+    wf = write("workflow.yml", "stages:\n- name: a\n  scheduler:\n    scheduler_type: singlestep-stage\n"
+               "    parameters: {msg: hi, out: x}\n    step: {$ref: 'steps.yml#/echo'}\n")
+    problems = errors_of(wf)
+    assert len(problems) == 1 and "envs.yml:1:10:" in problems[0] and "KeyError 'par_mounts'" in problems[0]
+    (wf.parent / "steps.yml").write_text((wf.parent / "steps.yml").read_text().replace("#/busybox", "#/full"))
+    assert load_workflow(wf).workflow.stages[0].body.environment.image == "busybox"
+
+
+def test_tabs_get_a_message_that_says_so(write):
+    assert errors_of(write("tab.yml", "stages:\n\t- name: a\n")) == [f"{write('x', '').parent / 'tab.yml'}:2:1: YAML syntax error: a tab character: YAML indents with spaces only"]

@@ -407,7 +407,7 @@ CASES = [
     Case(
         "yaml-bad-indentation", MAPREDUCE, "workflow.yml",
         (Edit("workflow.yml", "      scheduler_type: singlestep-stage\n      parameters:", "      scheduler_type: singlestep-stage\n       parameters:"),),
-        (At("workflow.yml", "       parameters:", "YAML syntax"),),
+        (At("workflow.yml", "       parameters:\n        input: {stages: 'map'", "YAML syntax"),),
     ),
     Case(
         "yaml-tab-indented-line", MAPREDUCE, "workflow.yml",
@@ -513,30 +513,49 @@ def test_unmutated_sources_are_valid(tmp_path: Path):
         assert result.returncode == 0, f"{case.folder}/{case.workflow} is not valid before mutation:\n{result.stderr}"
 
 
+def _expect_exactly(root: Path, result, wanted: list[tuple[Edit, At]]) -> None:
+    """stderr holds exactly one line per wanted problem, each at its file:line with its word."""
+    lines = check_failure(result)
+    assert len(lines) == len(wanted), f"expected {len(wanted)} problems, got {len(lines)}:\n{result.stderr}"
+    for _, at in wanted:
+        lineno = line_of(root, at)
+        assert any(matches(line, at.file, lineno, at.word) for line in lines), (
+            f"no problem at {Path(at.file).name}:{lineno} mentioning {at.word!r}\nstderr:\n{result.stderr}"
+        )
+
+
 def test_all_problems_reported_at_once(tmp_path: Path):
     """Three independent mistakes in one workflow give three lines, not just the first."""
     root = copy_folder(BSM, tmp_path)
     name = "workflow/workflow_sig.yml"
-    edits = (
-        Edit(name, "        parameters: [nevents]", "        parameters: [neventz]"),  # scatter over a missing parameter
-        Edit(name, "inputs: {stages: 'read', output: outputfile}", "inputs: {stages: 'reed', output: outputfile}"),  # no such stage
-        Edit(name, "outputfile: '{workdir}/hist.root'", "outputfile: '{workdir/hist.root'"),  # unbalanced braces
-    )
-    for edit in edits:
-        apply_edit(root, edit)
-    case = Case("three", BSM, name, (), ())
-    result = run_validate(root, case, tmp_path)
-    lines = check_failure(result)
-    assert len(lines) == 3, result.stderr
     wanted = [
-        (line_of(root, At(name, "parameters: [neventz]", "")), "neventz"),
-        (line_of(root, At(name, "'reed'", "")), "reed"),
-        (line_of(root, At(name, "{workdir/hist.root", "")), "unbalanced"),
+        # a selector naming no stage
+        (Edit(name, "inputs: {stages: 'read', output: outputfile}", "inputs: {stages: 'reed', output: outputfile}"),
+         At(name, "'reed'", "no stage 'reed'")),
+        # an output the stage does not publish
+        (Edit(name, "inputfile: {stages: 'merge', output: mergedfile}", "inputfile: {stages: 'merge', output: mergedfil}"),
+         At(name, "output: mergedfil}", "has no output 'mergedfil'")),
+        # unbalanced braces in a parameter value
+        (Edit(name, "outputfile: '{workdir}/hist.root'", "outputfile: '{workdir/hist.root'"),
+         At(name, "{workdir/hist.root", "unbalanced")),
     ]
-    # the scatter problem may sit on the scatter mapping; accept it there or on its list
-    for lineno, word in wanted:
-        assert any(word.lower() in parse_line(l)[2].lower() and parse_line(l)[0] == "workflow_sig.yml" for l in lines), (
-            f"no problem mentioning {word!r}\nstderr:\n{result.stderr}"
-        )
-    got_lines = sorted(parse_line(l)[1] for l in lines)
-    assert got_lines[1:] == sorted(l for l, _ in wanted[1:]) or set(l for l, _ in wanted[1:]) <= set(got_lines), result.stderr
+    for edit, _ in wanted:
+        apply_edit(root, edit)
+    result = run_validate(root, Case("three", BSM, name, (), ()), tmp_path)
+    _expect_exactly(root, result, wanted)
+
+
+def test_all_schema_problems_reported_across_files(tmp_path: Path):
+    """Three schema mistakes in two files (the workflow and the steps it $refs) give three lines."""
+    root = copy_folder(MAPREDUCE, tmp_path)
+    wanted = [
+        (Edit("workflow.yml", "method: zip", "method: zipp"), At("workflow.yml", "method: zipp", "is not one of")),
+        (Edit("steps.yml", "process_type: string-interpolated-cmd", "process_type: string-cmd"),
+         At("steps.yml", "string-cmd", "process_type")),
+        (Edit("steps.yml", "publisher_type: 'constant-pub'", "publisher_type: 'const-pub'"),
+         At("steps.yml", "'const-pub'", "publisher_type")),
+    ]
+    for edit, _ in wanted:
+        apply_edit(root, edit)
+    result = run_validate(root, Case("three-schema", MAPREDUCE, "workflow.yml", (), ()), tmp_path)
+    _expect_exactly(root, result, wanted)

@@ -36,12 +36,12 @@ def dependencies(stage_spec) -> Dependencies:
     if deps is None:
         return Dependencies("jsonpath_ready", (), _pos(stage_spec))
     if isinstance(deps, list):
-        return Dependencies("jsonpath_ready", tuple(deps), pos)
+        return Dependencies("jsonpath_ready", freeze(deps), pos)
     kind = deps["dependency_type"]
     exprs = deps.get("expressions", [])
     if kind == "expressions_fulfilled":
         return Dependencies(kind, tuple(expression(e, value_pos(exprs, i)) for i, e in enumerate(exprs)), pos)
-    return Dependencies(kind, tuple(exprs), pos)
+    return Dependencies(kind, freeze(exprs), pos)
 
 
 def is_expression(value) -> bool:
@@ -100,7 +100,7 @@ def stage(spec) -> Stage:
             parameters=tuple(sc["parameters"]),
             batchsize=sched.get("batchsize"),
             partitionsize=sched.get("partitionsize"),
-            pos=value_pos(sched, "scatter"),
+            pos=value_pos(sched["scatter"], "parameters"),
         )
     jq = None
     if kind == "jq-stage":
@@ -108,7 +108,9 @@ def stage(spec) -> Stage:
             bindings=freeze(sched.get("bindings", {})),
             stepscript=sched.get("stepscript", "[.]"),
             postscript=sched.get("postscript", "."),
-            pos=_pos(sched),
+            pos=value_pos(sched, "bindings"),
+            stepscript_pos=value_pos(sched, "stepscript"),
+            postscript_pos=value_pos(sched, "postscript"),
         )
     return Stage(
         name=spec["name"],
@@ -169,19 +171,20 @@ def environment(spec):
 
 def publisher(spec):
     kind, pos = spec["publisher_type"], _pos(spec)
+    # positioned at the field that says what is published, where problems with it are
     if kind == "frompar-pub":
-        return FromParPublisher(outputmap=freeze(spec["outputmap"]), pos=pos)
+        return FromParPublisher(outputmap=freeze(spec["outputmap"]), pos=value_pos(spec, "outputmap"))
     if kind == "constant-pub":
         return ConstantPublisher(publish=freeze(spec["publish"]), pos=pos)
     if kind == "interpolated-pub":
         return InterpolatedPublisher(
             publish=freeze(spec["publish"]), glob=spec.get("glob", False),
-            relative_paths=spec.get("relative_paths", False), pos=pos,
+            relative_paths=spec.get("relative_paths", False), pos=value_pos(spec, "publish"),
         )
     if kind == "fromparjq-pub":
         return FromParJqPublisher(
             script=spec.get("script", "."), try_exact=spec.get("tryExact", True), glob=spec.get("glob", False),
-            relative_paths=spec.get("relative_paths", False), pos=pos,
+            relative_paths=spec.get("relative_paths", False), pos=value_pos(spec, "script") if "script" in spec else pos,
         )
     if kind == "fromglob-pub":
         return FromGlobPublisher(globexpression=spec["globexpression"], outputkey=spec["outputkey"], pos=pos)

@@ -25,6 +25,7 @@ from .ir import (
     FromValue, InterpolatedPublisher, Literal, Ref, ScriptProcess, Stage, Step, Workflow,
     FromParJqPublisher, LocalEnvironment,
 )
+from .load.source import value_pos
 from .scope import INIT, select
 from .selectors import SelectorError, first_names
 
@@ -79,6 +80,7 @@ def _output_root(output: str) -> str:
 class Checker:
     def __init__(self, initdata_keys: set[str] | None):
         self.problems = Problems()
+        self.warnings = Problems()  # what fails in yadage only on some inputs
         self.top_init_keys = initdata_keys
 
     def run(self, workflow: Workflow) -> Problems:
@@ -102,13 +104,16 @@ class Checker:
     def stage_(self, wf: Workflow, stage: Stage, init_keys, init_source: str) -> None:
         deps = stage.dependencies
         if deps.kind == "jsonpath_ready":
-            for expr in deps.expressions:
-                self.dependency(wf, stage, expr, deps.pos)
+            for i, expr in enumerate(deps.expressions):
+                self.dependency(wf, stage, expr, value_pos(deps.expressions, i))
         else:
             for expr in deps.expressions:
                 self.value(wf, stage, expr, init_keys, init_source)
         keys = set(stage.parameter_keys())
-        schedules_workflow = bool(stage.sub_workflows())
+        # 'always' when every instance schedules a sub-workflow, 'maybe' when only some cases do
+        schedules_workflow = None
+        if stage.sub_workflows():
+            schedules_workflow = "maybe" if stage.steps() else "always"
         for param in stage.parameters:
             self.value(wf, stage, param.value, init_keys, init_source, schedules_workflow)
         for param in stage.register_values:
@@ -119,8 +124,8 @@ class Checker:
                 if name not in keys:
                     self.problems.add(stage.scatter.pos, f"stage '{stage.name}' scatters over '{name}', which is not one of its parameters ({', '.join(sorted(keys)) or 'none'})")
         if stage.jq:
-            for label, program in (("stepscript", stage.jq.stepscript), ("postscript", stage.jq.postscript)):
-                self.jq_program(stage.jq.pos, f"jq-stage {label}", program)
+            self.jq_program(stage.jq.stepscript_pos, "jq-stage stepscript", stage.jq.stepscript)
+            self.jq_program(stage.jq.postscript_pos, "jq-stage postscript", stage.jq.postscript)
             self.bindings(stage, stage.jq.bindings)
         if isinstance(stage.body, Cases):
             for case in stage.body.cases:
@@ -146,7 +151,7 @@ class Checker:
         for target in sel.targets:
             if target.indexed and target.reads_scopes and len(sel.targets) == 1:
                 self.problems.add(pos, f"stage '{stage.name}' depends on '{expr}', which crashes yadage (KeyError); depend on '{target.name}'")
-            if target.stage is stage and not registered:
+            if target.stage is stage:
                 self.problems.add(pos, f"stage '{stage.name}' depends on itself")
 
     def bindings(self, stage: Stage, value) -> None:
@@ -171,7 +176,7 @@ class Checker:
 
     # -- values -------------------------------------------------------------------------------
 
-    def value(self, wf, stage, value, init_keys, init_source, schedules_workflow=False, registered=False) -> None:
+    def value(self, wf, stage, value, init_keys, init_source, schedules_workflow=None, registered=False) -> None:
         if isinstance(value, Ref):
             self.ref(wf, stage, value, init_keys, init_source, registered)
         elif isinstance(value, FromValue):
@@ -191,14 +196,13 @@ class Checker:
                     continue  # yadage leaves positional fields alone (IndexError is swallowed)
                 if not _DIR_PLACEHOLDER.match(name):
                     self.problems.add(pos, f"'{{{name}}}' in a parameter value: yadage fills only {{workdir}} and {{readdirN}} there; write literal braces as {{{{ and }}}}")
-                elif schedules_workflow and name == "workdir":
+                elif schedules_workflow == "always" and name == "workdir":
                     self.problems.add(pos, f"stage '{stage.name}' schedules a sub-workflow, whose init has no {{workdir}}: yadage fails with KeyError 'workdir'")
-        elif isinstance(value, dict):
-            for v in value.values():
-                self.literal(stage, v, pos, schedules_workflow)
-        elif isinstance(value, tuple):
-            for v in value:
-                self.literal(stage, v, pos, schedules_workflow)
+                elif schedules_workflow == "maybe" and name == "workdir":
+                    self.warnings.add(pos, f"stage '{stage.name}' has a case that schedules a sub-workflow, whose init has no {{workdir}}: yadage fails with KeyError 'workdir' when that case is chosen")
+        elif isinstance(value, (dict, tuple)):
+            for key, v in (value.items() if isinstance(value, dict) else enumerate(value)):
+                self.literal(stage, v, value_pos(value, key), schedules_workflow)
 
     def ref(self, wf, stage, ref: Ref, init_keys, init_source, registered=False) -> None:
         try:
@@ -302,25 +306,19 @@ class Checker:
         elif isinstance(pub, FromParJqPublisher):
             self.jq_program(pub.pos, "fromparjq-pub script", pub.script)
 
-    def outputmap(self, stage, pub, value, keys) -> None:
-        if isinstance(value, dict):
-            for v in value.values():
-                self.outputmap(stage, pub, v, keys)
-        elif isinstance(value, tuple):
-            for v in value:
-                self.outputmap(stage, pub, v, keys)
+    def outputmap(self, stage, pub, value, keys, pos=None) -> None:
+        if isinstance(value, (dict, tuple)):
+            for key, v in (value.items() if isinstance(value, dict) else enumerate(value)):
+                self.outputmap(stage, pub, v, keys, value_pos(value, key))
         elif keys is not None and value not in keys:
-            self.problems.add(pub.pos, f"frompar-pub publishes parameter '{value}', which stage '{stage.name}' does not have ({', '.join(sorted(keys)) or 'none'})")
+            self.problems.add(pos or pub.pos, f"frompar-pub publishes parameter '{value}', which stage '{stage.name}' does not have ({', '.join(sorted(keys)) or 'none'})")
 
-    def publish_templates(self, stage, pub, value, allowed) -> None:
+    def publish_templates(self, stage, pub, value, allowed, pos=None) -> None:
         if isinstance(value, str):
-            self.template(pub.pos, "interpolated-pub", value, allowed, stage)
-        elif isinstance(value, dict):
-            for v in value.values():
-                self.publish_templates(stage, pub, v, allowed)
-        elif isinstance(value, tuple):
-            for v in value:
-                self.publish_templates(stage, pub, v, allowed)
+            self.template(pos or pub.pos, "interpolated-pub", value, allowed, stage)
+        elif isinstance(value, (dict, tuple)):
+            for key, v in (value.items() if isinstance(value, dict) else enumerate(value)):
+                self.publish_templates(stage, pub, v, allowed, value_pos(value, key))
 
     # -- stages waiting on each other ---------------------------------------------------------
 
@@ -365,5 +363,8 @@ def _selectors_of(stage: Stage):
             yield param.value.selector
 
 
-def check(workflow: Workflow, initdata_keys: set[str] | None) -> Problems:
-    return Checker(initdata_keys).run(workflow)
+def check(workflow: Workflow, initdata_keys: set[str] | None) -> Checker:
+    """Run every check; the result holds `problems` (errors) and `warnings`."""
+    checker = Checker(initdata_keys)
+    checker.run(workflow)
+    return checker

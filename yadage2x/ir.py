@@ -16,7 +16,12 @@ from .errors import Pos
 
 
 class FrozenDict(dict):
-    """A dict that refuses changes (and so can sit inside frozen dataclasses)."""
+    """A dict that refuses changes (and so can sit inside frozen dataclasses).
+
+    Like the loader's Map it remembers where its values were written (``valpos``), so that
+    problems found in literal values can still be reported at their line."""
+
+    __slots__ = ("pos", "valpos")
 
     def _refuse(self, *args, **kwargs):
         raise TypeError("IR values are immutable")
@@ -27,12 +32,26 @@ class FrozenDict(dict):
         return hash(tuple(self.items()))
 
 
+class FrozenList(tuple):
+    """A tuple that remembers where its items were written (``itempos``)."""
+
+    def __new__(cls, items, pos=None, itempos=()):
+        self = super().__new__(cls, items)
+        self.pos = pos  # a tuple subclass has a __dict__ (it cannot have __slots__ with fields)
+        self.itempos = tuple(itempos)
+        return self
+
+
 def freeze(value):
-    """Deep-copy plain JSON data (including the loader's Map/Seq) into frozen plain data."""
+    """Deep-copy plain JSON data (including the loader's Map/Seq) into frozen plain data,
+    keeping the loader's source positions."""
     if isinstance(value, dict):
-        return FrozenDict((k, freeze(v)) for k, v in value.items())
+        frozen = FrozenDict((k, freeze(v)) for k, v in value.items())
+        frozen.pos = getattr(value, "pos", None)
+        frozen.valpos = dict(getattr(value, "valpos", {}))
+        return frozen
     if isinstance(value, (list, tuple)):
-        return tuple(freeze(v) for v in value)
+        return FrozenList((freeze(v) for v in value), getattr(value, "pos", None), getattr(value, "itempos", ()))
     return value
 
 
@@ -291,6 +310,8 @@ class JqScheduling:
     stepscript: str
     postscript: str
     pos: Pos
+    stepscript_pos: Pos
+    postscript_pos: Pos
 
 
 @dataclass(frozen=True)

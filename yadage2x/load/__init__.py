@@ -11,7 +11,7 @@ from pathlib import Path
 from .. import build
 from ..analyse import analyse
 from ..check import check
-from ..errors import Pos, Problem, Problems, SpecError
+from ..errors import Pos, Problem, SpecError
 from ..ir import Step, Workflow
 from .refs import REMOTE_PREFIXES, Documents
 from .schema import problems as schema_problems
@@ -47,6 +47,39 @@ def locate(workflow: str | Path, toplevel: str | Path | None) -> tuple[Path, Pat
     return (inside if inside.exists() or not given.exists() else given).resolve(), top
 
 
+# the docker-environment fields packtivity reads without a default of its own
+DOCKER_DEFAULTED = ("imagetag", "resources", "envscript", "workdir", "par_mounts")
+
+
+def environments_without_defaults(data, ref_targets: set[int]) -> list[Problem]:
+    """A docker environment that is itself the target of a $ref gets no defaults in yadage
+    (yadage-schemas fills defaults only into plain dicts, not into jsonref proxies): the step then
+    fails with KeyError 'par_mounts'. Found by running yadage; see docs/language.md."""
+    found, seen, todo = [], set(), [data]
+    while todo:
+        node = todo.pop()
+        if id(node) in seen or not isinstance(node, (dict, list)):
+            continue
+        seen.add(id(node))
+        if isinstance(node, dict):
+            env = node.get("environment")
+            if (
+                isinstance(env, dict) and id(env) in ref_targets and "process" in node
+                and env.get("environment_type") == "docker-encapsulated"
+            ):
+                missing = [k for k in DOCKER_DEFAULTED if k not in env]
+                if missing:
+                    found.append(Problem(
+                        getattr(env, "pos", Pos("<unknown>")),
+                        f"this environment is used through $ref, and yadage fills no defaults into it (the step fails with KeyError '{missing[-1]}'): "
+                        f"write {', '.join(missing)} explicitly, or share it with a YAML anchor",
+                    ))
+            todo.extend(node.values())
+        else:
+            todo.extend(node)
+    return found
+
+
 def load_workflow(workflow: str | Path, toplevel: str | Path | None = None, initdata: dict | None = None) -> Loaded:
     """Load, validate, build and analyse a workflow (or a single step spec). Raises SpecError.
 
@@ -60,14 +93,14 @@ def load_workflow(workflow: str | Path, toplevel: str | Path | None = None, init
     if not isinstance(data, Map):
         raise SpecError(Problem(Pos(name, 1, 1), "not a yadage workflow: expected a mapping with 'stages'"))
     if "stages" not in data and {"process", "environment", "publisher"} & set(data):
-        found = schema_problems(data, "step.schema.json")
+        found = schema_problems(data, "step.schema.json") + environments_without_defaults(data, docs.ref_targets)
         if found:
             raise SpecError(found)
         return Loaded(None, build.step(data), path, top, docs.warnings)
-    found = schema_problems(data, "workflow.schema.json")
+    found = schema_problems(data, "workflow.schema.json") + environments_without_defaults(data, docs.ref_targets)
     if found:
         raise SpecError(found)
     ir = build.workflow(data)
-    problems: Problems = check(ir, set(initdata) if initdata is not None else None)
-    problems.raise_if_any()
-    return Loaded(analyse(ir), None, path, top, docs.warnings)
+    checked = check(ir, set(initdata) if initdata is not None else None)
+    checked.problems.raise_if_any()
+    return Loaded(analyse(ir), None, path, top, docs.warnings + checked.warnings.items)

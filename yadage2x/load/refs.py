@@ -27,6 +27,7 @@ class Documents:
         self.files: dict[Path, object] = {}
         self.resolved: set[int] = set()
         self.active: dict[int, int] = {}
+        self.ref_targets: set[int] = set()  # values that stood behind a $ref (yadage fills no defaults in them)
         self.warnings: list[Problem] = []
         self.problems = Problems()
 
@@ -85,7 +86,9 @@ class Documents:
             self.problems.add(pos, f"$ref cycle: {' -> '.join(chain[chain.index(label):] + [label])}")
             return ref
         # the target's own references resolve against the folder of the file that holds them
-        return self.resolve(value, target_doc, target_doc.parent, chain + [label])
+        resolved = self.resolve(value, target_doc, target_doc.parent, chain + [label])
+        self.ref_targets.add(id(resolved))
+        return resolved
 
     def lookup(self, target: str, doc: Path, base: Path, pos: Pos):
         if target.startswith(REMOTE_PREFIXES):

@@ -55,12 +55,16 @@ class Seq(list):
 
 
 def value_pos(container, key) -> Pos:
-    """Position of ``container[key]``; falls back to the container's own position."""
-    if isinstance(container, Map):
-        return container.valpos.get(key, container.pos)
-    if isinstance(container, Seq) and isinstance(key, int) and 0 <= key < len(container.itempos):
-        return container.itempos[key]
-    return getattr(container, "pos", Pos("<unknown>"))
+    """Position of ``container[key]``; falls back to the container's own position.
+
+    Works for Map/Seq and for the IR's frozen copies of them, which keep the same tables."""
+    own = getattr(container, "pos", None) or Pos("<unknown>")
+    if isinstance(container, dict):
+        return getattr(container, "valpos", {}).get(key) or own
+    itempos = getattr(container, "itempos", ())
+    if isinstance(key, int) and 0 <= key < len(itempos):
+        return itempos[key]
+    return own
 
 
 def key_pos(container, key) -> Pos:
@@ -261,6 +265,8 @@ def parse_text(text: str, name: str):
         mark = exc.problem_mark or exc.context_mark
         pos = _mark(name, mark) if mark else Pos(name)
         problem = exc.problem or exc.context or "invalid YAML"
+        if mark is not None and 0 <= mark.index < len(text) and text[mark.index] == "\t":
+            problem = "a tab character: YAML indents with spaces only"
         raise SpecError(Problem(pos, f"YAML syntax error: {problem}")) from None
     except YAMLError as exc:
         raise SpecError(Problem(Pos(name), f"YAML error: {exc}")) from None
