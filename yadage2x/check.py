@@ -26,7 +26,7 @@ from .ir import (
     FromParJqPublisher, LocalEnvironment,
 )
 from .load.source import value_pos
-from .scope import INIT, select
+from .scope import INIT, Selection, select
 from .selectors import SelectorError, first_names
 
 # placeholders yadage fills in parameter values (packtivity contextualise, yadage-spec §2.5)
@@ -43,6 +43,15 @@ def template_fields(text: str) -> list[str]:
             if spec and "{" in spec:
                 roots.extend(template_fields(spec))
     return roots
+
+
+def leaves(value, pos):
+    """(leaf, position) for every scalar inside a (frozen) JSON value."""
+    if isinstance(value, (dict, tuple)):
+        for key, child in (value.items() if isinstance(value, dict) else enumerate(value)):
+            yield from leaves(child, value_pos(value, key))
+    else:
+        yield value, pos
 
 
 @lru_cache(maxsize=4096)
@@ -141,13 +150,9 @@ class Checker:
         if not isinstance(expr, str):
             self.problems.add(pos, "a jsonpath_ready dependency must be a selector string")
             return
-        try:
-            sel = select(wf, expr)
-        except SelectorError as exc:
-            self.problems.add(pos, f"stage '{stage.name}' depends on '{expr}': {exc}")
+        sel = self.selection(wf, expr, pos, f"stage '{stage.name}' depends on '{expr}'")
+        if sel is None:
             return
-        for message in sel.problems:
-            self.problems.add(pos, f"stage '{stage.name}' depends on '{expr}': {message}")
         for target in sel.targets:
             if target.indexed and target.reads_scopes and len(sel.targets) == 1:
                 self.problems.add(pos, f"stage '{stage.name}' depends on '{expr}', which crashes yadage (KeyError); depend on '{target.name}'")
@@ -185,33 +190,40 @@ class Checker:
             self.literal(stage, value.value, value.pos, schedules_workflow)
 
     def literal(self, stage, value, pos, schedules_workflow) -> None:
-        if isinstance(value, str):
+        """Every string leaf of a parameter goes through str.format(workdir=..., readdirN=...)."""
+        for leaf, leaf_pos in leaves(value, pos):
+            if not isinstance(leaf, str):
+                continue
             try:
-                names = template_fields(value)
+                names = template_fields(leaf)
             except ValueError as exc:
-                self.problems.add(pos, f"unbalanced braces in '{value}' ({exc}); write literal braces as {{{{ and }}}}")
-                return
+                self.problems.add(leaf_pos, f"unbalanced braces in '{leaf}' ({exc}); write literal braces as {{{{ and }}}}")
+                continue
             for name in names:
                 if name.isdigit() or name == "":
                     continue  # yadage leaves positional fields alone (IndexError is swallowed)
                 if not _DIR_PLACEHOLDER.match(name):
-                    self.problems.add(pos, f"'{{{name}}}' in a parameter value: yadage fills only {{workdir}} and {{readdirN}} there; write literal braces as {{{{ and }}}}")
+                    self.problems.add(leaf_pos, f"'{{{name}}}' in a parameter value: yadage fills only {{workdir}} and {{readdirN}} there; write literal braces as {{{{ and }}}}")
                 elif schedules_workflow == "always" and name == "workdir":
-                    self.problems.add(pos, f"stage '{stage.name}' schedules a sub-workflow, whose init has no {{workdir}}: yadage fails with KeyError 'workdir'")
+                    self.problems.add(leaf_pos, f"stage '{stage.name}' schedules a sub-workflow, whose init has no {{workdir}}: yadage fails with KeyError 'workdir'")
                 elif schedules_workflow == "maybe" and name == "workdir":
-                    self.warnings.add(pos, f"stage '{stage.name}' has a case that schedules a sub-workflow, whose init has no {{workdir}}: yadage fails with KeyError 'workdir' when that case is chosen")
-        elif isinstance(value, (dict, tuple)):
-            for key, v in (value.items() if isinstance(value, dict) else enumerate(value)):
-                self.literal(stage, v, value_pos(value, key), schedules_workflow)
+                    self.warnings.add(leaf_pos, f"stage '{stage.name}' has a case that schedules a sub-workflow, whose init has no {{workdir}}: yadage fails with KeyError 'workdir' when that case is chosen")
+
+    def selection(self, wf: Workflow, selector: str, pos, what: str) -> Selection | None:
+        """Evaluate a selector, reporting what is wrong with it as '<what>: <problem>'."""
+        try:
+            sel = select(wf, selector)
+        except SelectorError as exc:
+            self.problems.add(pos, f"{what}: {exc}")
+            return None
+        for message in sel.problems:
+            self.problems.add(pos, f"{what}: {message}")
+        return sel
 
     def ref(self, wf, stage, ref: Ref, init_keys, init_source, registered=False) -> None:
-        try:
-            sel = select(wf, ref.selector)
-        except SelectorError as exc:
-            self.problems.add(ref.pos, f"selector '{ref.selector}': {exc}")
+        sel = self.selection(wf, ref.selector, ref.pos, f"selector '{ref.selector}'")
+        if sel is None:
             return
-        for message in sel.problems:
-            self.problems.add(ref.pos, f"selector '{ref.selector}': {message}")
         if ref.single and len(sel.targets) == 1:
             target = sel.targets[0]
             if target.stage is not None and target.stage.scheduler != "singlestep-stage" and not target.indexed:
@@ -254,13 +266,9 @@ class Checker:
     def fromvalue(self, wf, stage, fv: FromValue) -> None:
         scopes = [wf]
         if fv.scope:
-            try:
-                sel = select(wf, fv.scope)
-            except SelectorError as exc:
-                self.problems.add(fv.pos, f"fromvalue scope '{fv.scope}': {exc}")
+            sel = self.selection(wf, fv.scope, fv.pos, f"fromvalue scope '{fv.scope}'")
+            if sel is None:
                 return
-            for message in sel.problems:
-                self.problems.add(fv.pos, f"fromvalue scope '{fv.scope}': {message}")
             scopes = [inner for t in sel.targets if t.stage for inner in t.stage.sub_workflows()]
         known = set().union(*(registered_keys(s) for s in scopes)) if scopes else set()
         if scopes and fv.key not in known:
@@ -300,25 +308,23 @@ class Checker:
                 self.jq_program(env.pos, "par_mounts jqscript", mount.jqscript)
         with_workdir = None if keys is None else keys | {"workdir"}
         if isinstance(pub, FromParPublisher):
-            self.outputmap(stage, pub, pub.outputmap, keys)
+            self.outputmap(stage, pub, keys)
         elif isinstance(pub, InterpolatedPublisher):
-            self.publish_templates(stage, pub, pub.publish, with_workdir)
+            self.publish_templates(stage, pub, with_workdir)
         elif isinstance(pub, FromParJqPublisher):
             self.jq_program(pub.pos, "fromparjq-pub script", pub.script)
 
-    def outputmap(self, stage, pub, value, keys, pos=None) -> None:
-        if isinstance(value, (dict, tuple)):
-            for key, v in (value.items() if isinstance(value, dict) else enumerate(value)):
-                self.outputmap(stage, pub, v, keys, value_pos(value, key))
-        elif keys is not None and value not in keys:
-            self.problems.add(pos or pub.pos, f"frompar-pub publishes parameter '{value}', which stage '{stage.name}' does not have ({', '.join(sorted(keys)) or 'none'})")
+    def outputmap(self, stage, pub, keys) -> None:
+        """Each leaf of a frompar-pub outputmap names a parameter of the stage."""
+        for leaf, pos in leaves(pub.outputmap, pub.pos):
+            if keys is not None and leaf not in keys:
+                self.problems.add(pos, f"frompar-pub publishes parameter '{leaf}', which stage '{stage.name}' does not have ({', '.join(sorted(keys)) or 'none'})")
 
-    def publish_templates(self, stage, pub, value, allowed, pos=None) -> None:
-        if isinstance(value, str):
-            self.template(pos or pub.pos, "interpolated-pub", value, allowed, stage)
-        elif isinstance(value, (dict, tuple)):
-            for key, v in (value.items() if isinstance(value, dict) else enumerate(value)):
-                self.publish_templates(stage, pub, v, allowed, value_pos(value, key))
+    def publish_templates(self, stage, pub, allowed) -> None:
+        """interpolated-pub formats each string leaf with the parameters and {workdir}."""
+        for leaf, pos in leaves(pub.publish, pub.pos):
+            if isinstance(leaf, str):
+                self.template(pos, "interpolated-pub", leaf, allowed, stage)
 
     # -- stages waiting on each other ---------------------------------------------------------
 
