@@ -313,6 +313,11 @@ def child_phases(workflow: str, files: list[str]) -> dict:
     from yadage2x.analyse import analyse
     from yadage2x.check import check
     from yadage2x.load import locate
+
+    try:
+        from yadage2x.load import environments_without_defaults
+    except ImportError:
+        environments_without_defaults = None
     from yadage2x.load.refs import Documents
     from yadage2x.load.schema import problems as schema_problems
     from yadage2x.load.source import read_file
@@ -333,6 +338,8 @@ def child_phases(workflow: str, files: list[str]) -> dict:
 
     start = time.perf_counter()
     found = schema_problems(data, "workflow.schema.json")
+    if environments_without_defaults is not None:  # load_workflow's companion check of the same step
+        found = found + environments_without_defaults(data, docs.ref_targets)
     times["schema"] = time.perf_counter() - start
     assert not found, found[:3]
 
@@ -341,9 +348,9 @@ def child_phases(workflow: str, files: list[str]) -> dict:
     times["build"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    problems = check(ir, None)
+    checked = check(ir, None)
     times["check"] = time.perf_counter() - start
-    problems.raise_if_any()
+    getattr(checked, "problems", checked).raise_if_any()  # a Checker (with .problems) or Problems
 
     start = time.perf_counter()
     marked = analyse(ir)
@@ -388,7 +395,12 @@ def machine() -> dict:
     import jsonschema  # noqa: F401
     from importlib.metadata import version
 
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO).stdout.strip()
+
     return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "dirty_yadage2x": bool(git("status", "--porcelain", "--", "yadage2x")),
         "nproc": nproc,
         "cpu": cpu,
         "python": platform.python_version(),

@@ -225,3 +225,31 @@ def test_docker_environment_behind_a_ref_needs_its_defaults_written(write):
 
 def test_tabs_get_a_message_that_says_so(write):
     assert errors_of(write("tab.yml", "stages:\n\t- name: a\n")) == [f"{write('x', '').parent / 'tab.yml'}:2:1: YAML syntax error: a tab character: YAML indents with spaces only"]
+
+
+TRICKY_SCALARS = """
+bools: [yes, Yes, YES, no, on, Off, true, FALSE, y, n, Y, N]
+ints: [010, 0o10, 0x1f, -0x1f, 0b101, 1_000, +12, 0]
+sexagesimal: 1:30
+negative_sexagesimal: -1:30
+float_sexagesimal: 1:30.5
+floats: [1.5, 1e3, 1.0e+3, .inf, -.Inf, 1_000.5, 6.8523015e+5]
+nulls: [~, null, Null, '']
+strings: [0777a, 1.2.3, '010', "yes", <<a]
+times_as_text: ["2001-01-01", "12:30"]
+nested: {a: &x [1, {b: 2}], c: *x, d: {<<: {e: 3}, f: 4}}
+"""
+
+
+def test_scalars_read_exactly_as_pyyaml_reads_them():
+    """yadage reads specs with PyYAML's safe_load: every value must come out the same."""
+    import math
+
+    import yaml
+
+    from yadage2x.load.source import parse_text
+
+    ours, theirs = parse_text(TRICKY_SCALARS, "t.yml"), yaml.safe_load(TRICKY_SCALARS)
+    assert json.dumps(ours, default=repr) == json.dumps(theirs, default=repr)
+    assert [type(v) for v in ours["ints"]] == [type(v) for v in theirs["ints"]]
+    assert math.isinf(ours["floats"][3])

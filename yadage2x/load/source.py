@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from pathlib import Path
 
 from ruamel.yaml import YAML
@@ -94,7 +93,12 @@ def _mark(file: str, mark) -> Pos:
     return Pos(file, mark.line + 1, mark.column + 1)
 
 
-_INT_SEXAGESIMAL = re.compile(r"^[-+]?[1-9][0-9_]*(:[0-5]?[0-9])+$")
+def _base60(value: str, number):
+    """YAML 1.1 sexagesimal ('1:30' is 90): the parts as ``number``, most significant first."""
+    result = number(0)
+    for part in value.split(":"):
+        result = result * 60 + number(part)
+    return result
 
 
 def _int11(text: str) -> int:
@@ -111,10 +115,7 @@ def _int11(text: str) -> int:
     if value.startswith("0"):
         return sign * int(value, 8)
     if ":" in value:
-        result = 0
-        for part in value.split(":"):
-            result = result * 60 + int(part)
-        return sign * result
+        return sign * _base60(value, int)
     return sign * int(value)
 
 
@@ -127,10 +128,7 @@ def _float11(text: str) -> float:
     if value == ".nan":
         return math.nan
     if ":" in value:
-        result = 0.0
-        for part in value.split(":"):
-            result = result * 60 + float(part)
-        return sign * result
+        return sign * _base60(value, float)
     return sign * float(value)
 
 
