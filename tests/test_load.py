@@ -238,6 +238,7 @@ nulls: [~, null, Null, '']
 strings: [0777a, 1.2.3, '010', "yes", <<a]
 times_as_text: ["2001-01-01", "12:30"]
 nested: {a: &x [1, {b: 2}], c: *x, d: {<<: {e: 3}, f: 4}}
+merges: {<<: [{x: 1, y: 2}, {x: 3, z: 4}], w: 5, y: 9}
 """
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 
 from ruamel.yaml import YAML
@@ -93,6 +94,33 @@ def _mark(file: str, mark) -> Pos:
     return Pos(file, mark.line + 1, mark.column + 1)
 
 
+# PyYAML's YAML 1.1 implicit resolvers (yaml/resolver.py), which decide what yadage reads a
+# plain scalar as; ruamel's differ in corners (`1e3`, `y`), so plain scalars are resolved here
+_PYYAML_IMPLICIT = [
+    ("bool", re.compile(r"^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$")),
+    ("float", re.compile(
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+        r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")),
+    ("int", re.compile(
+        r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+"
+        r"|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$")),
+    ("merge", re.compile(r"^(?:<<)$")),
+    ("null", re.compile(r"^(?:~|null|Null|NULL|)$")),
+    ("timestamp", re.compile(
+        r"^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
+        r"|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9]"
+        r"(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$")),
+    ("value", re.compile(r"^(?:=)$")),
+]
+
+
+def pyyaml_tag(text: str) -> str:
+    for kind, pattern in _PYYAML_IMPLICIT:
+        if pattern.match(text):
+            return _TAG + kind
+    return _TAG + "str"
+
+
 def _base60(value: str, number):
     """YAML 1.1 sexagesimal ('1:30' is 90): the parts as ``number``, most significant first."""
     result = number(0)
@@ -142,6 +170,8 @@ class _Builder:
 
     def scalar(self, node: ScalarNode):
         tag, text = node.tag, node.value
+        if node.style in (None, "") and tag.startswith(_TAG):
+            tag = pyyaml_tag(text)  # a plain scalar: resolve it exactly as PyYAML (yadage) does
         if not tag.startswith(_TAG):
             if tag == "!":  # a quoted-but-tagged plain string
                 return text
@@ -152,8 +182,6 @@ class _Builder:
         if kind == "null":
             return None
         if kind == "bool":
-            if text in ("y", "Y", "n", "N"):
-                return text  # ruamel's YAML 1.1 reads these as booleans, PyYAML (yadage) as strings
             return text.lower() in ("yes", "true", "on")
         if kind == "int":
             return _int11(text)
@@ -195,31 +223,37 @@ class _Builder:
         if isinstance(node, MappingNode):
             mapping = Map(_mark(self.file, node.start_mark))
             self.built[id(node)] = mapping
-            merged: list = []
+            # PyYAML 6's order (yadage keeps dict order, e.g. for parameters): the pairs of the
+            # merged maps first, in the order listed, a key taken from the first map that has it
+            # (YAML's rule: earlier maps win), then the explicit pairs, which override a merged
+            # value but keep its place
+            merged: list[tuple] = []
+            explicit: list[tuple] = []
+            seen: set = set()
             for knode, vnode in node.value:
                 if knode.tag == _TAG + "merge":
-                    merged.append(vnode)
+                    sources = vnode.value if isinstance(vnode, SequenceNode) else [vnode]
+                    for source_node in sources:
+                        source = self.build(source_node, depth + 1)
+                        if not isinstance(source, Map):
+                            raise self.error(source_node, "a merge key (<<) needs a mapping")
+                        taken = {pair[0] for pair in merged}
+                        merged.extend(
+                            (k, v, source.keypos.get(k, source.pos), source.valpos.get(k, source.pos))
+                            for k, v in source.items() if k not in taken
+                        )
                     continue
                 key = self.build(knode, depth + 1)
                 if isinstance(key, (dict, list)):
                     raise self.error(knode, "a mapping key must be a scalar")
-                if key in mapping:
+                if key in seen:
                     raise self.error(knode, f"duplicate key '{key}'")
-                mapping[key] = self.build(vnode, depth + 1)
-                mapping.keypos[key] = _mark(self.file, knode.start_mark)
-                mapping.valpos[key] = _mark(self.file, vnode.start_mark)
-            # YAML merge keys (<<: *x): explicit keys win, then earlier merged maps win
-            for vnode in merged:
-                sources = vnode.value if isinstance(vnode, SequenceNode) else [vnode]
-                for source_node in sources:
-                    source = self.build(source_node, depth + 1)
-                    if not isinstance(source, Map):
-                        raise self.error(source_node, "a merge key (<<) needs a mapping")
-                    for key, value in source.items():
-                        if key not in mapping:
-                            mapping[key] = value
-                            mapping.keypos[key] = source.keypos.get(key, source.pos)
-                            mapping.valpos[key] = source.valpos.get(key, source.pos)
+                seen.add(key)
+                explicit.append((key, self.build(vnode, depth + 1), _mark(self.file, knode.start_mark), _mark(self.file, vnode.start_mark)))
+            for key, value, kpos, vpos in merged + explicit:
+                mapping[key] = value
+                mapping.keypos[key] = kpos
+                mapping.valpos[key] = vpos
             self.check_size(node, mapping)
             return mapping
         raise self.error(node, f"unsupported YAML node {type(node).__name__}")
