@@ -31,6 +31,7 @@ Usage:
     .venv/bin/python bench/load_bench.py                       # all sizes, 3 repeats
     .venv/bin/python bench/load_bench.py --sizes 10,100 --repeats 1
     .venv/bin/python bench/load_bench.py --inline              # steps written inline
+    .venv/bin/python bench/load_bench.py --gc-off              # children run with gc.disable()
     .venv/bin/python bench/load_bench.py --profile 10000       # cProfile of one load, top 15
     .venv/bin/python bench/load_bench.py --keep DIR --sizes 100 # write the workflow to DIR and stop
 
@@ -293,9 +294,9 @@ def maxrss_mb() -> float:
 
 
 def child_baseline() -> dict:
-    import yadage2x.load  # noqa: F401  (what every measuring child imports before it starts)
+    import yadage2x.load  # (what every measuring child imports before it starts)
 
-    return {"maxrss_mb": maxrss_mb()}
+    return {"maxrss_mb": maxrss_mb(), "yadage2x": str(Path(yadage2x.load.__file__).parent.parent)}
 
 
 def child_total(workflow: str) -> dict:
@@ -309,27 +310,36 @@ def child_total(workflow: str) -> dict:
 
 
 def child_phases(workflow: str, files: list[str]) -> dict:
+    try:  # load_workflow may run its phases with the garbage collector paused: so do we
+        from yadage2x.load import gc_paused
+    except ImportError:
+        from contextlib import nullcontext as gc_paused
+    with gc_paused():
+        return _phases(workflow, files)
+
+
+def _phases(workflow: str, files: list[str]) -> dict:
     from yadage2x import build
     from yadage2x.analyse import analyse
     from yadage2x.check import check
     from yadage2x.load import locate
+    from yadage2x.load.refs import Documents
+    from yadage2x.load.schema import problems as schema_problems
+    from yadage2x.load.source import read_file
 
     try:
         from yadage2x.load import environments_without_defaults
     except ImportError:
         environments_without_defaults = None
-    from yadage2x.load.refs import Documents
-    from yadage2x.load.schema import problems as schema_problems
-    from yadage2x.load.source import read_file
 
     times = {}
     path, top = locate(workflow, None)
 
+    docs = Documents(top)
     start = time.perf_counter()
-    parsed = {Path(f).resolve(): read_file(Path(f)) for f in files}
+    parsed = {Path(f).resolve(): read_file(Path(f), docs.with_refs) for f in files}
     times["parse"] = time.perf_counter() - start
 
-    docs = Documents(top)
     docs.files.update(parsed)  # already parsed: load_top now only resolves the references
     start = time.perf_counter()
     data = docs.load_top(path)
@@ -364,10 +374,17 @@ def count_stages(wf) -> int:
     return sum(1 + sum(count_stages(inner) for inner in s.sub_workflows()) for s in wf.stages)
 
 
+GC_OFF = False
+
+
 def run_child(*args: str) -> dict:
+    env = dict(os.environ)
+    env.pop("LOAD_BENCH_GC_OFF", None)
+    if GC_OFF:
+        env["LOAD_BENCH_GC_OFF"] = "1"
     proc = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--child", *args],
-        capture_output=True, text=True, cwd=REPO,
+        capture_output=True, text=True, cwd=REPO, env=env,
     )
     if proc.returncode != 0:
         raise SystemExit(f"child {args[0]} failed:\n{proc.stderr}")
@@ -412,7 +429,9 @@ def machine() -> dict:
 
 
 def bench(sizes: list[int], repeats: int, inline: bool) -> dict:
-    baseline = statistics.median(run_child("baseline")["maxrss_mb"] for _ in range(repeats))
+    base_runs = [run_child("baseline") for _ in range(repeats)]
+    baseline = statistics.median(b["maxrss_mb"] for b in base_runs)
+    print(f"  measuring yadage2x from {base_runs[0]['yadage2x']}", file=sys.stderr)
     rows = []
     with tempfile.TemporaryDirectory(prefix="yadage2x-bench-") as tmp:
         for n in sizes:
@@ -444,7 +463,7 @@ def bench(sizes: list[int], repeats: int, inline: bool) -> dict:
                 "peak_runs_mb": rss,
                 "us_per_stage": total / n * 1e6,
             })
-    return {"baseline_mb": baseline, "rows": rows}
+    return {"baseline_mb": baseline, "yadage2x": base_runs[0]["yadage2x"], "rows": rows}
 
 
 def markdown(result: dict) -> str:
@@ -497,6 +516,10 @@ def main(argv=None) -> None:
         argv = sys.argv[1:]
     if argv and argv[0] == "--child":
         kind, *rest = argv[1:]
+        if os.environ.get("LOAD_BENCH_GC_OFF"):
+            import gc
+
+            gc.disable()  # --gc-off: what the cyclic garbage collector costs during loading
         if kind == "baseline":
             out = child_baseline()
         elif kind == "total":
@@ -509,6 +532,8 @@ def main(argv=None) -> None:
     parser.add_argument("--sizes", default="10,100,1000,10000", help="comma-separated stage counts")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--inline", action="store_true", help="write steps and sub-workflows inline instead of $ref")
+    parser.add_argument("--label", default="", help="a note stored with the results (e.g. which code was measured)")
+    parser.add_argument("--gc-off", action="store_true", help="disable the cyclic garbage collector in the children (to show its cost)")
     parser.add_argument("--profile", type=int, metavar="N", help="cProfile one load of N stages and print the top entries")
     parser.add_argument("--keep", metavar="DIR", help="only write the workflow(s) to DIR")
     args = parser.parse_args(argv)
@@ -521,13 +546,21 @@ def main(argv=None) -> None:
     if args.profile:
         profile(args.profile, args.inline)
         return
+    global GC_OFF
+    GC_OFF = args.gc_off
     result = bench(sizes, args.repeats, args.inline)
     result["machine"] = machine()
-    result["variant"] = "inline" if args.inline else "ref"
+    result["variant"] = ("inline" if args.inline else "ref") + ("-gc-off" if args.gc_off else "")
     result["repeats"] = args.repeats
+    result["label"] = args.label
     result["command"] = " ".join([Path(sys.executable).name, "bench/load_bench.py", *argv])
     table = markdown(result)
-    print(f"variant: {result['variant']} steps; {args.repeats} repeats, median; peak MB = child ru_maxrss minus baseline {result['baseline_mb']:.1f} MB (import only)")
+    if Path(result["yadage2x"]).resolve() == REPO:
+        state = f"commit {result['machine']['commit']}{', yadage2x/ modified in the work tree' if result['machine']['dirty_yadage2x'] else ''}"
+    else:
+        state = "not this checkout: PYTHONPATH points elsewhere"
+    print(f"yadage2x measured: {result['yadage2x']} ({state}){' -- ' + args.label if args.label else ''}")
+    print(f"variant: {result['variant']}; {args.repeats} repeats, median; peak MB = child ru_maxrss minus baseline {result['baseline_mb']:.1f} MB (import only)")
     print(table)
     for line in growth(result):
         print(line)

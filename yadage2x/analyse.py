@@ -89,12 +89,8 @@ class Analyser:
         return False
 
     def registered_dynamic(self, wf: Workflow, key: str | None = None) -> bool:
-        return any(
-            self.value_dynamic(wf, p.value)
-            for stage in wf.stages
-            for p in stage.register_values
-            if key is None or p.key == key
-        )
+        params = [p for ps in wf.registered.values() for p in ps] if key is None else wf.registered.get(key, ())
+        return any(self.value_dynamic(wf, p.value) for p in params)
 
     # -- stages -------------------------------------------------------------------------------
 

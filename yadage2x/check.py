@@ -78,7 +78,7 @@ def published_keys(step: Step) -> set[str] | None:
 
 
 def registered_keys(workflow: Workflow) -> set[str]:
-    return {p.key for stage in workflow.stages for p in stage.register_values}
+    return set(workflow.registered)
 
 
 def _output_root(output: str) -> str:

@@ -7,11 +7,13 @@ as one `SpecError`; the CLI prints each on its own line and exits with status 2.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, order=True)
-class Pos:
-    """A place in a source file; line and col are 1-based, as editors show them."""
+class Pos(NamedTuple):
+    """A place in a source file; line and col are 1-based, as editors show them.
+
+    A named tuple rather than a dataclass: the loader makes one for every value it reads."""
 
     file: str
     line: int = 0

@@ -10,6 +10,7 @@ mappings are `FrozenDict`, sequences are tuples. `json.dumps` writes both as JSO
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, is_dataclass
+from functools import cached_property
 from typing import Any, ClassVar, Union
 
 from .errors import Pos
@@ -394,10 +395,25 @@ class Workflow:
     pos: Pos
 
     def stage(self, name: str) -> Stage | None:
+        named = self.by_name.get(name)
+        return named[0] if named else None
+
+    @cached_property
+    def by_name(self) -> dict[str, tuple[Stage, ...]]:
+        """Stages by name (a list: duplicate names are an error the checks report)."""
+        index: dict[str, list[Stage]] = {}
         for stage in self.stages:
-            if stage.name == name:
-                return stage
-        return None
+            index.setdefault(stage.name, []).append(stage)
+        return {name: tuple(stages) for name, stages in index.items()}
+
+    @cached_property
+    def registered(self) -> dict[str, tuple[Parameter, ...]]:
+        """The values this scope's stages register (register_values), by key."""
+        index: dict[str, list[Parameter]] = {}
+        for stage in self.stages:
+            for param in stage.register_values:
+                index.setdefault(param.key, []).append(param)
+        return {key: tuple(params) for key, params in index.items()}
 
 
 # ---------------------------------------------------------------------------------------------

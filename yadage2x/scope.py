@@ -45,7 +45,7 @@ class Selection:
 def _stages_named(scope: Workflow, name: str) -> list[Stage | None]:
     if name == INIT:
         return [None]
-    return [s for s in scope.stages if s.name == name]
+    return list(scope.by_name.get(name, ()))
 
 
 def _descend(scope: Workflow, name: str | None, via: tuple) -> list[Target]:

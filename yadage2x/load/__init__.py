@@ -5,6 +5,8 @@ problem found (as many as can be found in one go), and returns warnings separate
 """
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from ..check import check
 from ..errors import Pos, Problem, SpecError
 from ..ir import Step, Workflow
 from .refs import REMOTE_PREFIXES, Documents
-from .schema import problems as schema_problems
+from .schema import distinct_steps, problems as schema_problems
 from .source import Map, display_name
 
 
@@ -55,29 +57,32 @@ def environments_without_defaults(data, ref_targets: set[int]) -> list[Problem]:
     """A docker environment that is itself the target of a $ref gets no defaults in yadage
     (yadage-schemas fills defaults only into plain dicts, not into jsonref proxies): the step then
     fails with KeyError 'par_mounts'. Found by running yadage; see docs/language.md."""
-    found, seen, todo = [], set(), [data]
-    while todo:
-        node = todo.pop()
-        if id(node) in seen or not isinstance(node, (dict, list)):
-            continue
-        seen.add(id(node))
-        if isinstance(node, dict):
-            env = node.get("environment")
-            if (
-                isinstance(env, dict) and id(env) in ref_targets and "process" in node
-                and env.get("environment_type") == "docker-encapsulated"
-            ):
-                missing = [k for k in DOCKER_DEFAULTED if k not in env]
-                if missing:
-                    found.append(Problem(
-                        getattr(env, "pos", Pos("<unknown>")),
-                        f"this environment is used through $ref, and yadage fills no defaults into it (the step fails with KeyError '{missing[-1]}'): "
-                        f"write {', '.join(missing)} explicitly, or share it with a YAML anchor",
-                    ))
-            todo.extend(node.values())
-        else:
-            todo.extend(node)
+    found = []
+    steps = distinct_steps(data) if "stages" in data else [data]
+    for step in steps:
+        env = step.get("environment")
+        if isinstance(env, dict) and id(env) in ref_targets and env.get("environment_type") == "docker-encapsulated":
+            missing = [k for k in DOCKER_DEFAULTED if k not in env]
+            if missing:
+                found.append(Problem(
+                    getattr(env, "pos", Pos("<unknown>")),
+                    f"this environment is used through $ref, and yadage fills no defaults into it (the step fails with KeyError '{missing[-1]}'): "
+                    f"write {', '.join(missing)} explicitly, or share it with a YAML anchor",
+                ))
     return found
+
+
+@contextmanager
+def gc_paused():
+    """Pause the cyclic garbage collector: loading allocates many small containers and no
+    cycles, and collections over a growing heap made parsing grow faster than linearly."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def load_workflow(workflow: str | Path, toplevel: str | Path | None = None, initdata: dict | None = None) -> Loaded:
@@ -86,6 +91,11 @@ def load_workflow(workflow: str | Path, toplevel: str | Path | None = None, init
     ``initdata``: the init parameters when known; references to init outputs are then checked
     against its keys.
     """
+    with gc_paused():
+        return _load(workflow, toplevel, initdata)
+
+
+def _load(workflow, toplevel, initdata) -> Loaded:
     path, top = locate(workflow, toplevel)
     docs = Documents(top)
     data = docs.load_top(path)

@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from ..errors import Pos, Problem, Problems, SpecError
@@ -27,14 +28,17 @@ class Documents:
         self.files: dict[Path, object] = {}
         self.resolved: set[int] = set()
         self.active: dict[int, int] = {}
-        self.ref_targets: set[int] = set()  # values that stood behind a $ref (yadage fills no defaults in them)
+        self.ref_targets: set[int] = set()
+        self.with_refs: set[int] = set()  # containers with a $ref below them (the rest is skipped)  # values that stood behind a $ref (yadage fills no defaults in them)
         self.warnings: list[Problem] = []
         self.problems = Problems()
 
     def read(self, path: Path):
+        if path in self.files:  # paths from path_of are already resolved
+            return self.files[path]
         path = path.resolve()
         if path not in self.files:
-            self.files[path] = read_file(path)
+            self.files[path] = read_file(path, self.with_refs)
         return self.files[path]
 
     def load_top(self, path: Path):
@@ -44,13 +48,23 @@ class Documents:
         self.problems.raise_if_any()
         return data
 
+    # real workflows repeat the same few references thousands of times: paths and names are
+    # worked out once (Path.resolve and os.path.relpath are slow)
+    @functools.lru_cache(maxsize=None)
+    def path_of(self, base: Path, file_part: str) -> Path:
+        return (base / file_part).resolve()
+
+    @functools.lru_cache(maxsize=None)
+    def name_of(self, path: Path) -> str:
+        return display_name(path)
+
     # -- resolution ---------------------------------------------------------------------------
 
     def resolve(self, value, doc: Path, base: Path, chain: list[str]):
         """Return ``value`` with references replaced (in place for containers)."""
         if isinstance(value, Map) and "$ref" in value:
             return self.follow(value, doc, base, chain)
-        if not isinstance(value, (Map, Seq)) or id(value) in self.resolved:
+        if not isinstance(value, (Map, Seq)) or id(value) in self.resolved or id(value) not in self.with_refs:
             return value
         # `active` holds the containers being resolved: meeting one again through a $ref is a cycle
         self.active[id(value)] = len(chain)
@@ -76,7 +90,7 @@ class Documents:
         except SpecError as exc:
             self.problems.extend(exc)
             return ref
-        label = f"{display_name(target_doc)}#{target.partition('#')[2]}"
+        label = f"{self.name_of(target_doc)}#{target.partition('#')[2]}"
         if id(value) in self.active or (isinstance(value, Map) and value is ref):
             start = self.active.get(id(value), len(chain))
             cycle = " -> ".join(chain[start:] + [label])
@@ -94,7 +108,7 @@ class Documents:
         if target.startswith(REMOTE_PREFIXES):
             raise SpecError(Problem(pos, f"remote reference '{target}' is not fetched: yadage2x reads local files only"))
         file_part, _, fragment = target.partition("#")
-        target_doc = (base / file_part).resolve() if file_part else doc
+        target_doc = self.path_of(base, file_part) if file_part else doc
         try:
             data = self.read(target_doc)
         except SpecError as exc:

@@ -95,29 +95,30 @@ def _mark(file: str, mark) -> Pos:
 
 
 # PyYAML's YAML 1.1 implicit resolvers (yaml/resolver.py), which decide what yadage reads a
-# plain scalar as; ruamel's differ in corners (`1e3`, `y`), so plain scalars are resolved here
-_PYYAML_IMPLICIT = [
-    ("bool", re.compile(r"^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$")),
-    ("float", re.compile(
-        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
-        r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")),
-    ("int", re.compile(
-        r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+"
-        r"|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$")),
-    ("merge", re.compile(r"^(?:<<)$")),
-    ("null", re.compile(r"^(?:~|null|Null|NULL|)$")),
-    ("timestamp", re.compile(
-        r"^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
-        r"|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9]"
-        r"(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$")),
-    ("value", re.compile(r"^(?:=)$")),
-]
+# plain scalar as; ruamel's differ in corners (`1e3`, `y`), so plain scalars are resolved here.
+# One alternation of named groups, tried in PyYAML's order, so each scalar costs one match.
+_PYYAML_IMPLICIT = re.compile(
+    r"(?P<bool>yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$"
+    r"|(?P<float>[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+    r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    r"|(?P<int>[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+"
+    r"|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$"
+    r"|(?P<merge><<)$"
+    r"|(?P<null>~|null|Null|NULL|)$"
+    r"|(?P<timestamp>[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
+    r"|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9]"
+    r"(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$"
+    r"|(?P<value>=)$"
+)
+# PyYAML only tries a resolver when the scalar starts with one of its characters
+_IMPLICIT_FIRST = set("yYnNtTfFoO-+0123456789.<~=") | {""}
 
 
 def pyyaml_tag(text: str) -> str:
-    for kind, pattern in _PYYAML_IMPLICIT:
-        if pattern.match(text):
-            return _TAG + kind
+    if text[:1] in _IMPLICIT_FIRST:
+        match = _PYYAML_IMPLICIT.match(text)
+        if match:
+            return _TAG + match.lastgroup
     return _TAG + "str"
 
 
@@ -167,6 +168,7 @@ class _Builder:
         self.file = file
         self.built: dict[int, object] = {}
         self.sizes: dict[int, int] = {}  # expanded size of each built container, aliases counted in full
+        self.with_refs: set[int] = set()  # containers that hold a $ref somewhere below them
 
     def scalar(self, node: ScalarNode):
         tag, text = node.tag, node.value
@@ -199,6 +201,8 @@ class _Builder:
 
     def check_size(self, node, value) -> None:
         children = value.values() if isinstance(value, dict) else value
+        if (isinstance(value, dict) and "$ref" in value) or any(id(c) in self.with_refs for c in children if isinstance(c, (dict, list))):
+            self.with_refs.add(id(value))
         total = 1 + sum(self.size(child) for child in children)
         if total > MAX_EXPANDED_NODES:
             raise self.error(node, f"document expands to more than {MAX_EXPANDED_NODES:,} values through aliases")
@@ -269,8 +273,10 @@ def display_name(path: Path) -> str:
     return str(path) if relative.startswith(os.pardir) else relative
 
 
-def read_file(path: Path):
-    """Parse one YAML or JSON file; return its data with positions. Raises SpecError."""
+def read_file(path: Path, with_refs: set[int] | None = None):
+    """Parse one YAML or JSON file; return its data with positions. Raises SpecError.
+
+    ``with_refs``, when given, receives the ids of the containers that hold a $ref."""
     name = display_name(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -282,10 +288,10 @@ def read_file(path: Path):
         raise SpecError(Problem(Pos(name), f"not UTF-8 text ({exc.reason} at byte {exc.start})")) from None
     except OSError as exc:
         raise SpecError(Problem(Pos(name), f"cannot read: {exc.strerror}")) from None
-    return parse_text(text, name)
+    return parse_text(text, name, with_refs)
 
 
-def parse_text(text: str, name: str):
+def parse_text(text: str, name: str, with_refs: set[int] | None = None):
     yaml = YAML(typ="safe", pure=False)
     yaml.version = (1, 1)  # PyYAML's reading, which is what yadage sees
     if "\t" in text and name.endswith(".json"):
@@ -306,7 +312,11 @@ def parse_text(text: str, name: str):
         raise SpecError(Problem(Pos(name), "YAML nested too deeply")) from None
     if node is None:
         return None
+    builder = _Builder(name)
     try:
-        return _Builder(name).build(node)
+        data = builder.build(node)
     except RecursionError:
         raise SpecError(Problem(Pos(name), f"document nested deeper than {MAX_DEPTH} levels")) from None
+    if with_refs is not None:
+        with_refs |= builder.with_refs
+    return data
