@@ -17,7 +17,7 @@ from ..errors import Pos, Problem, SpecError
 from ..ir import Step, Workflow
 from .refs import REMOTE_PREFIXES, Documents
 from .schema import distinct_steps, problems as schema_problems
-from .source import Map, display_name
+from .source import Map, absolute, display_name
 
 
 @dataclass(frozen=True)
@@ -41,12 +41,12 @@ def locate(workflow: str | Path, toplevel: str | Path | None) -> tuple[Path, Pat
         raise SpecError(Problem(Pos(str(toplevel)), "remote toplevels are not fetched: yadage2x reads local files only (clone the repository and pass its folder)"))
     given = Path(text)
     if toplevel is None:
-        return given.resolve(), given.resolve().parent
-    top = Path(toplevel).resolve()
+        return absolute(given), absolute(given).parent
+    top = absolute(Path(toplevel))
     if not top.is_dir():
         raise SpecError(Problem(Pos(display_name(top)), "toplevel is not a folder"))
     inside = top / text
-    return (inside if inside.exists() or not given.exists() else given).resolve(), top
+    return absolute(inside if inside.exists() or not given.exists() else given), top
 
 
 # the docker-environment fields packtivity reads without a default of its own

@@ -15,7 +15,7 @@ import functools
 from pathlib import Path
 
 from ..errors import Pos, Problem, Problems, SpecError
-from .source import Map, Seq, display_name, key_pos, read_file, value_pos
+from .source import Map, Seq, absolute, display_name, key_pos, read_file, value_pos
 
 REMOTE_PREFIXES = ("http://", "https://", "github:", "gitlab-cern:", "from-github/", "from-cap/")
 
@@ -36,7 +36,7 @@ class Documents:
     def read(self, path: Path):
         if path in self.files:  # paths from path_of are already resolved
             return self.files[path]
-        path = path.resolve()
+        path = absolute(path)
         if path not in self.files:
             self.files[path] = read_file(path, self.with_refs)
         return self.files[path]
@@ -52,7 +52,7 @@ class Documents:
     # worked out once (Path.resolve and os.path.relpath are slow)
     @functools.lru_cache(maxsize=None)
     def path_of(self, base: Path, file_part: str) -> Path:
-        return (base / file_part).resolve()
+        return absolute(base / file_part)
 
     @functools.lru_cache(maxsize=None)
     def name_of(self, path: Path) -> str:

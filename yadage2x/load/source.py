@@ -263,6 +263,12 @@ class _Builder:
         raise self.error(node, f"unsupported YAML node {type(node).__name__}")
 
 
+def absolute(path: Path) -> Path:
+    """An absolute, normalised path that keeps the user's symlinks, so messages name the files
+    the way the user reached them."""
+    return Path(os.path.abspath(path))
+
+
 def display_name(path: Path) -> str:
     """How a file is named in messages: relative to the current directory when below it."""
     try:
