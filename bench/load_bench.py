@@ -337,7 +337,9 @@ def _phases(workflow: str, files: list[str]) -> dict:
 
     docs = Documents(top)
     start = time.perf_counter()
-    parsed = {Path(f).resolve(): read_file(Path(f), docs.with_refs) for f in files}
+    with_refs = getattr(docs, "with_refs", None)  # newer loaders note which containers hold a $ref
+    extra = () if with_refs is None else (with_refs,)
+    parsed = {Path(f).resolve(): read_file(Path(f), *extra) for f in files}
     times["parse"] = time.perf_counter() - start
 
     docs.files.update(parsed)  # already parsed: load_top now only resolves the references

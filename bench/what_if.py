@@ -10,6 +10,8 @@ before anyone writes it. Patches (combine with commas; 'none' for the code as it
     gc         gc.disable() while loading (the collector re-scans the growing tree again and again)
     resolver   ruamel's VersionedResolver with a constant processing_version (ruamel looks the
                YAML version up through two caught AttributeErrors for every scalar)
+    plain      a resolver that does no implicit resolution at all (plain scalars are tagged str,
+               '<<' merge): yadage2x re-resolves plain scalars with PyYAML's rules anyway
     pathcache  Path.resolve memoised (refs.Documents resolves the same 'steps.yml' path, with
                lstat calls, for every $ref)
     rs         jsonschema_rs decides validity first; jsonschema runs only on an invalid document,
@@ -38,7 +40,7 @@ sys.path.insert(0, str(HERE))
 
 import load_bench  # noqa: E402  (the generator and the phase timer)
 
-PATCHES = ("index", "gc", "resolver", "pathcache", "rs")
+PATCHES = ("index", "gc", "resolver", "plain", "pathcache", "rs")
 
 
 def apply(patches: set[str]) -> None:
@@ -84,6 +86,31 @@ def apply(patches: set[str]) -> None:
             return yaml
 
         source.YAML = YAML
+    if "plain" in patches:
+        from ruamel.yaml.nodes import ScalarNode, SequenceNode
+        from ruamel.yaml.resolver import VersionedResolver
+        from ruamel.yaml.tag import Tag
+
+        import yadage2x.load.source as source
+
+        merge = Tag(suffix="tag:yaml.org,2002:merge")
+
+        class PlainResolver(VersionedResolver):
+            def resolve(self, kind, value, implicit):
+                if kind is ScalarNode:
+                    if implicit[0] and value == "<<":
+                        return merge
+                    return self.DEFAULT_SCALAR_TAG
+                return self.DEFAULT_SEQUENCE_TAG if kind is SequenceNode else self.DEFAULT_MAPPING_TAG
+
+        original_yaml = source.YAML
+
+        def PlainYAML(*args, **kwargs):
+            yaml = original_yaml(*args, **kwargs)
+            yaml.Resolver = PlainResolver
+            return yaml
+
+        source.YAML = PlainYAML
     if "pathcache" in patches:
         import pathlib
 

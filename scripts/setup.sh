@@ -1,5 +1,7 @@
 # Sourced by the other scripts: make .venv (once) and install the project into it, editable.
-# `source scripts/setup.sh test` also installs the test dependencies.
+# `source scripts/setup.sh test` also installs the test dependencies and yadage itself, in a
+# virtual environment of its own (.venv-yadage: yadage pins jsonschema<=4.9.1, which would break
+# snakemake), as the reference that tests compare against.
 python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
@@ -7,3 +9,11 @@ fi
 extras=""
 if [ "${1:-}" = "test" ]; then extras="[test]"; fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
+if [ "${1:-}" = "test" ] || [ "${1:-}" = "yadage" ]; then
+  if [ ! -x .venv-yadage/bin/yadage-run ]; then
+    "$python" -m venv .venv-yadage
+  fi
+  # the versions the captures were made with (yadage-spec.md: PyPI releases read and verified)
+  .venv-yadage/bin/python -m pip install --quiet --disable-pip-version-check \
+    "yadage==0.21.2" "packtivity==0.17.1" "yadage-schemas==0.11.1" "adage==0.11.0"
+fi

@@ -132,3 +132,63 @@ def write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
+
+
+ENGINES = ("yadage", "snakemake", "cwl")
+
+
+@main.command()
+@workflow_arg
+@toplevel_opt
+@inputs_opt
+@param_opt
+@click.option("--initdir", type=click.Path(file_okay=False, exists=True), help="Init directory: init values naming files resolve here (yadage-run -d initdir=).")
+@click.option("--engines", default="yadage", show_default=True, help="Comma-separated: yadage, snakemake, cwl.")
+@click.option("--expected", type=click.Path(dir_okay=False), help="A stored capture to compare every engine's capture with.")
+@click.option("--update", is_flag=True, help="Write yadage's capture to --expected instead of comparing.")
+@click.option("-w", "--workdir", type=click.Path(file_okay=False), help="Keep the runs here (one folder per engine); default: a temporary folder.")
+@click.option("--docker", is_flag=True, help="Run docker-encapsulated steps in Docker (default: on the host).")
+@click.option("--strict-order", is_flag=True, help="Count lists with the same items in another order as a difference.")
+@reports_errors
+def check(workflow, toplevel, inputs, params, initdir, engines, expected, update, workdir, docker, strict_order):
+    """Run the workflow on each engine and compare what they publish (exit 0 only if they agree)."""
+    import tempfile
+
+    from . import capture
+    from .compare import compare
+    from .reference import run as run_yadage
+
+    wanted = [e.strip() for e in engines.split(",") if e.strip()]
+    unknown = [e for e in wanted if e not in ENGINES]
+    if unknown or not wanted:
+        raise Yadage2xError(f"--engines: unknown engine {', '.join(unknown) or '(none)'}; choose from {', '.join(ENGINES)}")
+    if update and (not expected or wanted != ["yadage"]):
+        raise Yadage2xError("--update writes yadage's capture: give --expected FILE and --engines yadage")
+    not_yet = [e for e in wanted if e != "yadage"]
+    if not_yet:
+        raise Yadage2xError(f"the {', '.join(not_yet)} emitter is not built yet; check --engines yadage against a stored capture")
+    initdata = init_data(inputs, params)
+    loaded = load_workflow(workflow, toplevel, initdata)  # refuse a broken workflow before running anything
+    _warn(loaded)
+    with tempfile.TemporaryDirectory(prefix="yadage2x-check-") as tmp:
+        base = Path(workdir) if workdir else Path(tmp)
+        result = run_yadage(loaded.path, loaded.toplevel, base / "yadage", initdata, Path(initdir) if initdir else None, docker)
+        captured = {"yadage": result.capture}
+        click.echo(f"yadage: {result.capture['status']} ({len(result.capture['instances'])} instances, log {result.log if workdir else 'discarded'})")
+    if update:
+        capture.write(captured["yadage"], Path(expected))
+        click.echo(f"wrote {expected}")
+        return
+    reference = capture.read(Path(expected)) if expected else None
+    differences = 0
+    for engine, actual in captured.items():
+        if reference is None:
+            continue
+        found = compare(reference, actual, strict_order)
+        differences += len(found)
+        for line in found:
+            click.echo(f"{engine}: {line}")
+        if not found:
+            click.echo(f"{engine}: same as {expected}")
+    if differences:
+        sys.exit(1)

@@ -1,0 +1,79 @@
+"""yadage as the oracle: every example re-runs with the real yadage and matches its stored capture;
+the comparer reports differences precisely and ignores where a run happened."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from yadage2x.capture import read
+from yadage2x.compare import compare
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted(p.parent for p in (ROOT / "examples").glob("*/workflow.yml"))
+CAPTURE_SCHEMA = Draft202012Validator(json.loads((ROOT / "schemas" / "capture.schema.json").read_text()))
+
+
+def test_every_example_has_a_stored_capture_that_matches_the_schema():
+    assert len(EXAMPLES) >= 12
+    for example in EXAMPLES:
+        stored = read(example / "capture.json")
+        assert not list(CAPTURE_SCHEMA.iter_errors(stored)), example.name
+        assert stored["status"] == "success" and stored["instances"], example.name
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.name for e in EXAMPLES])
+def test_yadage_reproduces_the_stored_capture(example, cli, tmp_path):
+    args = ["--inputs", example / "input.yml"]
+    if (example / "inputs").is_dir():
+        args += ["--initdir", example / "inputs"]
+    result = cli("check", example / "workflow.yml", *args, "--expected", example / "capture.json", "-w", tmp_path)
+    assert result.code == 0, result.out + result.err
+    assert "yadage: same as" in result.out
+
+
+def test_the_comparer_reports_each_difference(tmp_path):
+    stored = read(ROOT / "examples" / "helloworld" / "capture.json")
+    changed = copy.deepcopy(stored)
+    changed["instances"]["greet"]["result"]["greeting"] = "$WORKDIR/greet/other.txt"
+    del changed["instances"]["shout"]
+    changed["instances"]["extra"] = {"status": "success", "result": {}}
+    path = "$WORKDIR/count/count.txt"
+    changed["files"][path] = {"size": 1, "sha256": "0" * 64}
+    assert compare(stored, changed) == [
+        "extra: unexpected instance",
+        'greet.greeting: "$WORKDIR/greet/other.txt", expected "$WORKDIR/greet/greeting.txt"',
+        "shout: instance missing",
+        f"{path}: 1 bytes sha256 000000000000…, expected 27 bytes sha256 {stored['files'][path]['sha256'][:12]}…",
+    ]
+    assert compare(stored, copy.deepcopy(stored)) == []
+
+
+def test_list_order_counts_only_when_asked():
+    a = {"status": "success", "instances": {"s": {"status": "success", "result": {"x": ["a", "b"]}}}, "files": {}}
+    b = copy.deepcopy(a)
+    b["instances"]["s"]["result"]["x"] = ["b", "a"]
+    assert compare(a, b) == []
+    assert compare(a, b, strict_order=True) == ['s.x[0]: "b", expected "a"', 's.x[1]: "a", expected "b"']
+    b["instances"]["s"]["result"]["x"] = ["a", "b", "c"]
+    assert compare(a, b) == ['s.x: 3 items, expected 2: ["a", "b", "c"] != ["a", "b"]']
+
+
+def test_check_reports_differences_with_exit_status_1(cli, tmp_path):
+    example = ROOT / "examples" / "helloworld"
+    stored = read(example / "capture.json")
+    stored["instances"]["init"]["result"]["name"] = "Moon"
+    expected = tmp_path / "capture.json"
+    expected.write_text(json.dumps(stored))
+    result = cli("check", example / "workflow.yml", "--inputs", example / "input.yml", "--expected", expected)
+    assert result.code == 1
+    assert 'yadage: init.name: "World", expected "Moon"' in result.out
+
+
+def test_check_refuses_engines_not_built_yet(cli):
+    example = ROOT / "examples" / "helloworld"
+    result = cli("check", example / "workflow.yml", "--engines", "yadage,cwl")
+    assert result.code == 2 and "cwl emitter is not built yet" in result.err
