@@ -45,32 +45,33 @@ def values(expected, actual, where: str, strict_order: bool, out: list[str]) -> 
         out.append(f"{where}: {_show(actual)}, expected {_show(expected)}")
 
 
+def _pairs(expected: dict, actual: dict, what: str, out: list[str]):
+    """The names both sides have, as (name, expected, actual); the others reported."""
+    for name in sorted(set(expected) | set(actual)):
+        if name not in actual:
+            out.append(f"{name}: {what} missing")
+        elif name not in expected:
+            out.append(f"{name}: unexpected {what}")
+        else:
+            yield name, expected[name], actual[name]
+
+
+def _file(path: str, e: dict, a: dict) -> str:
+    if "directory" in e or "directory" in a:
+        return f"{path}: directory contents differ"
+    return f"{path}: {a['size']} bytes sha256 {a['sha256'][:12]}…, expected {e['size']} bytes sha256 {e['sha256'][:12]}…"
+
+
 def compare(expected: dict, actual: dict, strict_order: bool = False) -> list[str]:
     """Differences between two captures, one line each; [] when they agree."""
     out: list[str] = []
     if expected.get("status") != actual.get("status"):
         out.append(f"run: {actual.get('status')}, expected {expected.get('status')}")
-    e_inst, a_inst = expected.get("instances", {}), actual.get("instances", {})
-    for name in sorted(set(e_inst) | set(a_inst)):
-        if name not in a_inst:
-            out.append(f"{name}: instance missing")
-        elif name not in e_inst:
-            out.append(f"{name}: unexpected instance")
-        else:
-            e, a = e_inst[name], a_inst[name]
-            if e.get("status") != a.get("status"):
-                out.append(f"{name}: {a.get('status')}, expected {e.get('status')}")
-            values(e.get("result"), a.get("result"), name, strict_order, out)
-    e_files, a_files = expected.get("files", {}), actual.get("files", {})
-    for path in sorted(set(e_files) | set(a_files)):
-        if path not in a_files:
-            out.append(f"{path}: file missing")
-        elif path not in e_files:
-            out.append(f"{path}: unexpected file")
-        elif e_files[path] != a_files[path]:
-            e, a = e_files[path], a_files[path]
-            if "directory" in e or "directory" in a:
-                out.append(f"{path}: directory contents differ")
-            else:
-                out.append(f"{path}: {a['size']} bytes sha256 {a['sha256'][:12]}…, expected {e['size']} bytes sha256 {e['sha256'][:12]}…")
-    return out
+    for name, e, a in _pairs(expected.get("instances", {}), actual.get("instances", {}), "instance", out):
+        if e.get("status") != a.get("status"):
+            out.append(f"{name}: {a.get('status')}, expected {e.get('status')}")
+        values(e.get("result"), a.get("result"), name, strict_order, out)
+    for path, e, a in _pairs(expected.get("files", {}), actual.get("files", {}), "file", out):
+        if e != a:
+            out.append(_file(path, e, a))
+    return sorted(out, key=lambda line: (not line.startswith("run:"), line))
