@@ -16,12 +16,25 @@ from pathlib import Path
 FORMAT = "yadage2x-capture/1"
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+# files up to this size are hashed with the run's own absolute paths written as placeholders;
+# larger ones (data, not text naming paths) are hashed as they are, streaming
+NORMALISE_LIMIT = 64 << 20
+
+
+def sha256(path: Path, roots: list[tuple[str, str]] = ()) -> tuple[int, str]:
+    """Size and sha256 of a file, with occurrences of the run's roots replaced by their markers
+    (a step that writes its input's path into a file writes another path in another run)."""
+    if roots and os.path.getsize(path) <= NORMALISE_LIMIT:
+        data = Path(path).read_bytes()
+        for marker, root in roots:
+            data = data.replace(root.encode(), marker.encode())
+        return len(data), hashlib.sha256(data).hexdigest()
+    digest, size = hashlib.sha256(), 0
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
+            size += len(block)
+    return size, digest.hexdigest()
 
 
 class Relativiser:
@@ -61,10 +74,11 @@ class Relativiser:
             for base, _, names in os.walk(absolute):
                 for name in names:
                     full = os.path.join(base, name)
-                    listing[os.path.relpath(full, absolute)] = sha256(Path(full))
+                    listing[os.path.relpath(full, absolute)] = sha256(Path(full), self.roots)[1]
             self.files[relative] = {"directory": dict(sorted(listing.items()))}
         else:
-            self.files[relative] = {"size": os.path.getsize(absolute), "sha256": sha256(Path(absolute))}
+            size, digest = sha256(Path(absolute), self.roots)
+            self.files[relative] = {"size": size, "sha256": digest}
 
 
 def write(capture: dict, path: Path) -> None:
@@ -106,10 +120,21 @@ def from_yadage(workdir: Path, initdir: Path | None, status: str) -> dict:
             scope = scope_dir(node["task"]["metadata"].get("wflow_offset", ""))
             name = f"{scope}/init" if scope else "init"
         instances[name] = {"status": node["state"].lower(), "result": rel.value(node.get("result"))}
-    return {
+    # stages that never became ready (an empty scatter, no case matched, a missing stage): yadage
+    # still exits 0; the capture says so
+    stalled = sorted(
+        "/".join(filter(None, [scope_dir(rule.get("offset", "")), rule["rule"]["name"]]))
+        for rule in snapshot.get("rules", [])
+    )
+    if stalled and status == "success":
+        status = "stalled"
+    result = {
         "format": FORMAT,
         "engine": "yadage",
         "status": status,
         "instances": dict(sorted(instances.items())),
         "files": dict(sorted(rel.files.items())),
     }
+    if stalled:
+        result["stalled"] = stalled
+    return result

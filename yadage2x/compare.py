@@ -71,6 +71,8 @@ def compare(expected: dict, actual: dict, strict_order: bool = False) -> list[st
         if e.get("status") != a.get("status"):
             out.append(f"{name}: {a.get('status')}, expected {e.get('status')}")
         values(e.get("result"), a.get("result"), name, strict_order, out)
+    if expected.get("stalled", []) != actual.get("stalled", []):
+        out.append(f"stalled stages: {actual.get('stalled', [])}, expected {expected.get('stalled', [])}")
     for path, e, a in _pairs(expected.get("files", {}), actual.get("files", {}), "file", out):
         if e != a:
             out.append(_file(path, e, a))
