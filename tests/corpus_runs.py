@@ -15,7 +15,7 @@ CORPUS = ROOT.parent / "shared" / "corpus"
 CAPTURES = ROOT / "tests" / "captures"
 SPECS = "yadage__yadage/tests/testspecs"
 
-# name: (workflow, toplevel, init parameters, inputs file, init directory)
+# name: (workflow, toplevel, init parameters, inputs file, init directory: corpus-relative, or a Path of ours)
 RUNS: dict[str, tuple] = {
     "testspecs-local-helloworld": (f"{SPECS}/local-helloworld/workflow.yml", None, {"par": "World"}, None, None),
     "testspecs-mapreduce": (f"{SPECS}/mapreduce/workflow.yml", None, None, f"{SPECS}/mapreduce/input.yml", None),
@@ -27,6 +27,8 @@ RUNS: dict[str, tuple] = {
     "testspecs-registering_values": (f"{SPECS}/registering_values/workflow.yml", None, {"msg": "hello"}, None, None),
     "testspecs-jqwflow": (f"{SPECS}/jqwflow/workflow.yml", None, {"parone": ["a", "b", "c"]}, None, None),
     "testspecs-jqnodestruct": (f"{SPECS}/jqnodestruct/workflow.yml", None, None, f"{SPECS}/jqnodestruct/input.yml", None),
+    # its init dir is ours: the testspec expects one with *.txt files and ships none
+    "testspecs-stackednestings": (f"{SPECS}/stackednestings/workflow.yml", None, None, f"{SPECS}/stackednestings/input.yml", ROOT / "tests" / "fixtures" / "stackednestings-init"),
     "testspecs-mapreduce_parmount": (f"{SPECS}/mapreduce_parmount/workflow.yml", None, None, f"{SPECS}/mapreduce_parmount/input.yml", None),
     "yadage-schemas-mapreduce": ("yadage__yadage-schemas/tests/testspecs/mapreduce/workflow.yml", None, None, "yadage__yadage-schemas/tests/testspecs/mapreduce/input.yml", None),
     "yadage-schemas-local-helloworld-jsonref": ("yadage__yadage-schemas/tests/testspecs/local-helloworld-jsonref/workflow.yml", None, {"par": "World"}, None, None),
@@ -50,7 +52,7 @@ def check_args(name: str) -> list[str]:
     for key, value in (params or {}).items():
         args += ["-p", f"{key}={value!r}" if not isinstance(value, str) else f"{key}={value}"]
     if initdir:
-        args += ["--initdir", str(CORPUS / initdir)]
+        args += ["--initdir", str(initdir if isinstance(initdir, Path) else CORPUS / initdir)]
     return args
 
 
