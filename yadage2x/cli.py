@@ -148,9 +148,10 @@ ENGINES = ("yadage", "snakemake", "cwl")
 @click.option("--update", is_flag=True, help="Write yadage's capture to --expected instead of comparing.")
 @click.option("-w", "--workdir", type=click.Path(file_okay=False), help="Keep the runs here (one folder per engine); default: a temporary folder.")
 @click.option("--docker", is_flag=True, help="Run docker-encapsulated steps in Docker (default: on the host).")
+@click.option("--stub", is_flag=True, help="Do not run docker-encapsulated steps: create the files their commands name (for software not installed here).")
 @click.option("--strict-order", is_flag=True, help="Count lists with the same items in another order as a difference.")
 @reports_errors
-def check(workflow, toplevel, inputs, params, initdir, engines, expected, update, workdir, docker, strict_order):
+def check(workflow, toplevel, inputs, params, initdir, engines, expected, update, workdir, docker, stub, strict_order):
     """Run the workflow on each engine and compare what they publish (exit 0 only if they agree)."""
     import tempfile
 
@@ -172,7 +173,9 @@ def check(workflow, toplevel, inputs, params, initdir, engines, expected, update
     _warn(loaded)
     with tempfile.TemporaryDirectory(prefix="yadage2x-check-") as tmp:
         base = Path(workdir) if workdir else Path(tmp)
-        result = run_yadage(loaded.path, loaded.toplevel, base / "yadage", initdata, Path(initdir) if initdir else None, docker)
+        if docker and stub:
+            raise Yadage2xError("--docker and --stub exclude each other")
+        result = run_yadage(loaded.path, loaded.toplevel, base / "yadage", initdata, Path(initdir) if initdir else None, docker, stub)
         captured = {"yadage": result.capture}
         click.echo(f"yadage: {result.capture['status']} ({len(result.capture['instances'])} instances, log {result.log if workdir else 'discarded'})")
     if update:

@@ -47,7 +47,7 @@ class YadageRun:
 
 
 def run(workflow: Path, toplevel: Path, workdir: Path, initdata: dict | None = None,
-        initdir: Path | None = None, docker: bool = False) -> YadageRun:
+        initdir: Path | None = None, docker: bool = False, stub: bool = False) -> YadageRun:
     """Run ``workflow`` (a path below ``toplevel``) with yadage into ``workdir`` (must not exist)."""
     yadage_run = find_yadage_run()
     if workdir.exists():
@@ -69,6 +69,8 @@ def run(workflow: Path, toplevel: Path, workdir: Path, initdata: dict | None = N
         else:
             argv += ["--plugins", "yadage2x_hostexec"]
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PLUGIN_DIR), env.get("PYTHONPATH")]))
+            if stub:
+                env["YADAGE2X_STUB"] = "1"
         with open(log, "wb") as out:
             proc = subprocess.run(argv, cwd=toplevel, env=env, stdout=out, stderr=subprocess.STDOUT)
     if not (workdir / "_yadage" / "yadage_snapshot_workflow.json").exists():

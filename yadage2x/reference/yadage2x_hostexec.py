@@ -5,8 +5,13 @@ nothing of yadage2x). packtivity renders the step exactly as for docker (argv, s
 mounts); we run that argv on the host in the step's work directory. par_mounts cannot be mounted
 at their absolute path without a container, so their mount path is replaced by the file packtivity
 wrote, wherever it appears in the command or script.
+
+With YADAGE2X_STUB=1 a step does not run at all: every path below its work directory that its
+command or script names is created as a small file saying what it stands for. Workflows whose
+software is not here (ROOT, MadGraph) then still run end to end, so their structure is checked.
 """
 import os
+import re
 import subprocess
 
 import packtivity.handlers.execution_handlers as handlers
@@ -32,6 +37,9 @@ def run_on_host(config, environment, state, job, metadata):
         log.info("on the host (image %s not used): %s", spec["image"], argv)
         if config.dry_run():
             return
+        if os.environ.get("YADAGE2X_STUB"):
+            stub_outputs(state.readwrite[0] if state and state.readwrite else cwd, argv, stdin, log)
+            return
         proc = subprocess.run(
             argv, input=stdin.encode() if stdin else None, cwd=cwd, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -41,6 +49,25 @@ def run_on_host(config, environment, state, job, metadata):
                 runlog.info(line)
         if proc.returncode:
             raise RuntimeError(f"step failed with exit status {proc.returncode}: {argv}")
+
+
+def stub_outputs(workdir, argv, stdin, log):
+    """Create every file below ``workdir`` that the step's command names, instead of running it."""
+    text = " ".join(argv) + " " + (stdin or "")
+    pattern = re.escape(workdir.rstrip("/")) + r"/[^\s'\";|&<>(){}]+"
+    paths = sorted(set(p.rstrip("/") for p in re.findall(pattern, text)))
+    # a named path that holds another named path is a directory
+    folders = {p for p in paths if any(q.startswith(p + "/") for q in paths)}
+    for path in paths:
+        if path in folders:
+            if not os.path.isfile(path):
+                os.makedirs(path, exist_ok=True)
+            continue
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if not os.path.exists(path):
+            with open(path, "w") as out:
+                out.write(f"stub for {os.path.relpath(path, workdir)}\n")
+            log.info("stub wrote %s", path)
 
 
 handlers.handlers["docker-encapsulated"]["default"] = run_on_host
