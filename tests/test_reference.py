@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
 
 from yadage2x.capture import read
+from yadage2x.ir import DockerEnvironment
+from yadage2x.load import load_workflow
 from yadage2x.compare import compare
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,3 +113,25 @@ def test_a_silent_stall_of_yadage_is_visible_in_the_capture(write, tmp_path):
     assert result.capture["status"] == "stalled" and result.capture["stalled"] == ["reduce"]
     assert list(result.capture["instances"]) == ["init"]
     assert not list(CAPTURE_SCHEMA.iter_errors(result.capture))
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.name for e in EXAMPLES])
+def test_yadage_in_real_docker_reproduces_the_stored_capture(example, cli, tmp_path):
+    """The same runs with every docker step in a container (images built by scripts/docker.sh):
+    host execution and Docker give the same captures."""
+    if not os.environ.get("YADAGE2X_DOCKER"):
+        pytest.skip("no Docker engine: scripts/test.sh starts one (scripts/docker.sh up) and sets YADAGE2X_DOCKER=1")
+    args = ["--inputs", example / "input.yml"]
+    if (example / "inputs").is_dir():
+        args += ["--initdir", example / "inputs"]
+    result = cli("check", example / "workflow.yml", *args, "--docker", "--expected", example / "capture.json", "-w", tmp_path)
+    assert result.code == 0, result.out + result.err
+    if uses_docker(load_workflow(example / "workflow.yml").workflow):
+        logs = "".join(p.read_text() for p in tmp_path.glob("yadage/**/_packtivity/*.step.log"))
+        assert "docker run" in logs
+
+
+def uses_docker(workflow) -> bool:
+    return any(
+        isinstance(step.environment, DockerEnvironment) for stage in workflow.stages for step in stage.steps()
+    ) or any(uses_docker(inner) for stage in workflow.stages for inner in stage.sub_workflows())
