@@ -1,4 +1,4 @@
-"""Two validators read the same schemas: fastjsonschema (fast, yes/no) decides, jsonschema
+"""Two validators read the same schemas: jsonschema_rs (fast, yes/no) decides, jsonschema
 explains with positions. They must agree on every document, or a problem could pass unseen."""
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import copy
 import random
 from pathlib import Path
 
-import fastjsonschema
 import pytest
 
 from yadage2x.load.refs import Documents
@@ -59,11 +58,7 @@ def mutate(doc, rng: random.Random):
 
 
 def fast_ok(doc) -> bool:
-    try:
-        fast_validator("workflow.schema.json")(doc)
-        return True
-    except fastjsonschema.JsonSchemaValueException:
-        return False
+    return fast_validator("workflow.schema.json")(doc)
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.parent.name for e in EXAMPLES])
@@ -76,7 +71,7 @@ def test_validators_agree_on_mutations_of_the_examples(example):
         doc = mutate(original, rng)
         snapshot = copy.deepcopy(doc)
         fast, slow = fast_ok(doc), not explain(doc, "workflow.schema.json")
-        assert fast == slow, f"fastjsonschema says {fast}, jsonschema says {slow} for {doc}"
+        assert fast == slow, f"jsonschema_rs says {fast}, jsonschema says {slow} for {doc}"
         assert doc == snapshot  # neither validator changes the data (no default filling)
         invalid += not fast
     assert invalid > 30  # the mutations do reach the schema's rules

@@ -82,6 +82,9 @@ def gc_paused():
         yield
     finally:
         if was_enabled:
+            # the loaded data hold no cycles (reference counting frees them): keep the next
+            # collection from walking all of them once more
+            gc.freeze()
             gc.enable()
 
 

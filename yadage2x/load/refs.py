@@ -11,7 +11,6 @@
 """
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 from ..errors import Pos, Problem, Problems, SpecError
@@ -29,7 +28,9 @@ class Documents:
         self.resolved: set[int] = set()
         self.active: dict[int, int] = {}
         self.ref_targets: set[int] = set()
-        self.with_refs: set[int] = set()  # containers with a $ref below them (the rest is skipped)  # values that stood behind a $ref (yadage fills no defaults in them)
+        self.with_refs: set[int] = set()  # containers with a $ref below them (the rest is skipped)
+        self.paths: dict[tuple, Path] = {}
+        self.names: dict[Path, str] = {}  # values that stood behind a $ref (yadage fills no defaults in them)
         self.warnings: list[Problem] = []
         self.problems = Problems()
 
@@ -50,13 +51,16 @@ class Documents:
 
     # real workflows repeat the same few references thousands of times: paths and names are
     # worked out once (Path.resolve and os.path.relpath are slow)
-    @functools.lru_cache(maxsize=None)
     def path_of(self, base: Path, file_part: str) -> Path:
-        return absolute(base / file_part)
+        key = (base, file_part)
+        if key not in self.paths:
+            self.paths[key] = absolute(base / file_part)
+        return self.paths[key]
 
-    @functools.lru_cache(maxsize=None)
     def name_of(self, path: Path) -> str:
-        return display_name(path)
+        if path not in self.names:
+            self.names[path] = display_name(path)
+        return self.names[path]
 
     # -- resolution ---------------------------------------------------------------------------
 

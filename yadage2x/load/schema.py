@@ -12,7 +12,7 @@ import json
 from functools import cache
 from importlib import resources
 
-import fastjsonschema
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
@@ -76,45 +76,24 @@ def _where(error: ValidationError) -> str:
     return parts[-1] if parts else "document"
 
 
-def _draft7(node):
-    """A copy of a schema that fastjsonschema reads the same way: it implements draft 7, where
-    keywords beside $ref are ignored, so a $ref with siblings moves into an allOf."""
-    if isinstance(node, dict):
-        out = {k: _draft7(v) for k, v in node.items() if k != "$ref"}
-        if "$ref" in node:
-            if len(node) == 1:
-                return {"$ref": node["$ref"]}
-            out["allOf"] = [{"$ref": node["$ref"]}] + out.get("allOf", [])
-        if "$schema" in out:
-            out["$schema"] = "http://json-schema.org/draft-07/schema#"
-        return out
-    if isinstance(node, list):
-        return [_draft7(v) for v in node]
-    return node
-
-
 @cache
 def fast_validator(name: str):
-    """The same schema compiled to Python by fastjsonschema: about 5x faster than jsonschema.
-    It only answers valid or not; jsonschema then explains, with positions, what is wrong."""
-    schemas = {n: _draft7(json.loads(schema_text(n))) for n in SCHEMA_FILES}
-    local = {BASE + n: schemas[n] for n in SCHEMA_FILES}
-    # use_default=False: it would otherwise write the schemas' defaults into the data
-    return fastjsonschema.compile(schemas[name], handlers={"https": local.__getitem__}, use_default=False)
+    """The same schemas in jsonschema_rs (Rust): it only answers valid or not, about a hundred
+    times faster than jsonschema, which then explains, with positions, what is wrong."""
+    registry = jsonschema_rs.Registry([(BASE + n, json.loads(schema_text(n))) for n in SCHEMA_FILES])
+    # offline: a $ref to anything but our own schemas must never become a network request
+    return jsonschema_rs.validator_for(json.loads(schema_text(name)), registry=registry, offline=True).is_valid
 
 
 def problems(root, schema_name: str) -> list[Problem]:
     """Every schema problem in ``root`` (already $ref-resolved), as positioned one-line messages."""
-    try:
-        fast_validator(schema_name)(root)
+    if fast_validator(schema_name)(root):
         return []
-    except fastjsonschema.JsonSchemaValueException as exc:
-        found = explain(root, schema_name)
-        if not found:
-            # the two validators disagree: never let that pass silently
-            path = [p for p in exc.path[1:]]
-            found = [Problem(position(root, path), f"{'.'.join(map(str, path)) or 'document'}: {exc.message}")]
-        return found
+    found = explain(root, schema_name)
+    if not found:
+        # the two validators disagree: never let that pass silently
+        found = [Problem(position(root, []), f"the document does not match {schema_name} (jsonschema_rs), though jsonschema finds no fault")]
+    return found
 
 
 def explain(root, schema_name: str) -> list[Problem]:

@@ -19,6 +19,8 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.tag import Tag
 
 from ..errors import Pos, Problem, SpecError
 
@@ -297,9 +299,23 @@ def read_file(path: Path, with_refs: set[int] | None = None):
     return parse_text(text, name, with_refs)
 
 
+class _PlainResolver(VersionedResolver):
+    """Tags only what the builder needs from the parser: containers, and the merge key.
+
+    Plain scalars are typed by `pyyaml_tag` (PyYAML's rules), so ruamel's own implicit
+    resolution, which looks the YAML version up for every node, would be work thrown away."""
+
+    def resolve(self, kind, value, implicit):
+        if kind is ScalarNode:
+            return self.merge_tag if implicit[0] and value == "<<" else self.DEFAULT_SCALAR_TAG
+        return self.DEFAULT_SEQUENCE_TAG if kind is SequenceNode else self.DEFAULT_MAPPING_TAG
+
+    merge_tag = Tag(suffix=_TAG + "merge")
+
+
 def parse_text(text: str, name: str, with_refs: set[int] | None = None):
     yaml = YAML(typ="safe", pure=False)
-    yaml.version = (1, 1)  # PyYAML's reading, which is what yadage sees
+    yaml.Resolver = _PlainResolver
     if "\t" in text and name.endswith(".json"):
         # JSON allows tabs as indentation, YAML does not: replacing them keeps line/col exact
         text = text.replace("\t", " ")
