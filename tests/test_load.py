@@ -254,3 +254,12 @@ def test_scalars_read_exactly_as_pyyaml_reads_them():
     assert json.dumps(ours, default=repr) == json.dumps(theirs, default=repr)
     assert [type(v) for v in ours["ints"]] == [type(v) for v in theirs["ints"]]
     assert math.isinf(ours["floats"][3])
+
+
+def test_non_text_keys_become_text_as_yadage_sees_them(write):
+    """yadage passes specs through json.dumps/json.loads: keys 1, true, null become '1', 'true', 'null'."""
+    from yadage2x.load.source import parse_text
+
+    assert parse_text("{1: a, true: b, null: c, 1.5: d}", "k.yml") == {"1": "a", "true": "b", "null": "c", "1.5": "d"}
+    wf = one_stage(write, params="msg: hi\nout: x\n2: two")
+    assert [p.key for p in load_workflow(wf).workflow.stages[0].parameters] == ["msg", "out", "2"]

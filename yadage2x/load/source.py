@@ -11,6 +11,7 @@ The data are `Map` (a dict) and `Seq` (a list) with position side tables, and pl
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -252,6 +253,9 @@ class _Builder:
                 key = self.build(knode, depth + 1)
                 if isinstance(key, (dict, list)):
                     raise self.error(knode, "a mapping key must be a scalar")
+                if not isinstance(key, str):
+                    # yadage round-trips specs through JSON, which turns 1, true, null keys into text
+                    key = json.dumps(key)
                 if key in seen:
                     raise self.error(knode, f"duplicate key '{key}'")
                 seen.add(key)
