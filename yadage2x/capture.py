@@ -138,3 +138,23 @@ def from_yadage(workdir: Path, initdir: Path | None, status: str) -> dict:
     if stalled:
         result["stalled"] = stalled
     return result
+
+
+def from_results(engine: str, workdir: Path, initdir: Path | None, status: str) -> dict:
+    """The capture of a run by an emitted workflow: `.yadage2x/results.json` holds every
+    instance's result (or, after a failure, `.yadage2x/results/<instance>.json` what finished)."""
+    rel = Relativiser(workdir, initdir)
+    combined = workdir / ".yadage2x" / "results.json"
+    if combined.exists():
+        results = json.loads(combined.read_text())
+    else:
+        folder = workdir / ".yadage2x" / "results"
+        results = {str(p.relative_to(folder))[: -len(".json")]: json.loads(p.read_text()) for p in folder.rglob("*.json")} if folder.exists() else {}
+    instances = {name: {"status": "success", "result": rel.value(result)} for name, result in results.items()}
+    return {
+        "format": FORMAT,
+        "engine": engine,
+        "status": status,
+        "instances": dict(sorted(instances.items())),
+        "files": dict(sorted(rel.files.items())),
+    }

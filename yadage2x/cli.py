@@ -165,7 +165,7 @@ def check(workflow, toplevel, inputs, params, initdir, engines, expected, update
         raise Yadage2xError(f"--engines: unknown engine {', '.join(unknown) or '(none)'}; choose from {', '.join(ENGINES)}")
     if update and (not expected or wanted != ["yadage"]):
         raise Yadage2xError("--update writes yadage's capture: give --expected FILE and --engines yadage")
-    not_yet = [e for e in wanted if e != "yadage"]
+    not_yet = [e for e in wanted if e not in ("yadage", "snakemake")]
     if not_yet:
         raise Yadage2xError(f"the {', '.join(not_yet)} emitter is not built yet; check --engines yadage against a stored capture")
     initdata = init_data(inputs, params)
@@ -175,23 +175,52 @@ def check(workflow, toplevel, inputs, params, initdir, engines, expected, update
         base = Path(workdir) if workdir else Path(tmp)
         if docker and stub:
             raise Yadage2xError("--docker and --stub exclude each other")
-        result = run_yadage(loaded.path, loaded.toplevel, base / "yadage", initdata, Path(initdir) if initdir else None, docker, stub)
-        captured = {"yadage": result.capture}
-        click.echo(f"yadage: {result.capture['status']} ({len(result.capture['instances'])} instances, log {result.log if workdir else 'discarded'})")
+        captured = {}
+        for engine in wanted:
+            if engine == "yadage":
+                result = run_yadage(loaded.path, loaded.toplevel, base / "yadage", initdata, Path(initdir) if initdir else None, docker, stub)
+                captured[engine], log = result.capture, result.log
+            else:
+                from .engines import run_snakemake
+
+                captured[engine], log = run_snakemake(loaded, base / engine, initdata, Path(initdir) if initdir else None)
+            click.echo(f"{engine}: {captured[engine]['status']} ({len(captured[engine]['instances'])} instances, log {log if workdir else 'discarded'})")
     if update:
         capture.write(captured["yadage"], Path(expected))
         click.echo(f"wrote {expected}")
         return
     reference = capture.read(Path(expected)) if expected else None
+    if reference is None and len(captured) > 1:
+        reference = captured[wanted[0]]  # without a stored capture, the first engine is the reference
     differences = 0
     for engine, actual in captured.items():
-        if reference is None:
+        if reference is None or actual is reference:
             continue
         found = compare(reference, actual, strict_order)
         differences += len(found)
         for line in found:
             click.echo(f"{engine}: {line}")
         if not found:
-            click.echo(f"{engine}: same as {expected}")
+            click.echo(f"{engine}: same as {expected or wanted[0]}")
     if differences:
         sys.exit(1)
+
+
+@main.command()
+@workflow_arg
+@toplevel_opt
+@inputs_opt
+@param_opt
+@click.option("--initdir", type=click.Path(file_okay=False, exists=True), help="Init directory: init values naming files resolve here.")
+@click.option("-o", "--outdir", type=click.Path(file_okay=False), required=True, help="Where to write Snakefile and config.yaml.")
+@reports_errors
+def snakemake(workflow, toplevel, inputs, params, initdir, outdir):
+    """Write a self-contained Snakemake workflow (Snakefile, config.yaml) that reproduces yadage."""
+    from .emit.snakemake import emit
+
+    initdata = init_data(inputs, params)
+    loaded = load_workflow(workflow, toplevel, initdata)
+    _warn(loaded)
+    written = emit(loaded.workflow, workflow, Path(outdir), initdata, str(Path(initdir).resolve()) if initdir else None)
+    for path in written:
+        click.echo(f"wrote {path}")

@@ -156,3 +156,242 @@ def publish_interpolated(publish, parameters, workdir: str, globbed: bool = Fals
 
 def publish_fromglob(workdir: str, globexpression: str, outputkey: str) -> dict:
     return {outputkey: _sorted_glob(f"{workdir}/{globexpression}")}
+
+
+# ---------------------------------------------------------------------------------------------
+# planning: which step instances a workflow has, with which parameters, reading which others.
+# The same walk yadage makes when it applies stages, over the IR's JSON form (schemas/ir.schema.json)
+# with each selector already parsed ("path"). Results that yadage prepublishes are computed here;
+# the others come from `result_of`, which reads what a finished step wrote.
+
+
+class NotPlannable(Exception):
+    """A construct this planner does not handle (yet): the emitter reports it before writing."""
+
+
+def init_result(initdata: dict, initdir: str | None, discover: bool = True):
+    """What the top-level init publishes: string values naming files in the init directory become
+    their absolute paths; with discover, a glob becomes the list of its matches (sorted)."""
+    def resolve(value):
+        if not isinstance(value, str) or not initdir:
+            return value
+        candidate = os.path.join(initdir, value)
+        if os.path.exists(candidate):
+            return candidate
+        if discover:
+            matches = _sorted_glob(candidate)
+            if matches:
+                return matches
+        return value
+
+    result = initdata
+    for path, leaf in list(leaves(initdata)):
+        result = replaced(result, path, resolve(leaf))
+    return dict(sorted(result.items())) if isinstance(result, dict) else result
+
+
+def pick_output(result, output: str):
+    """`output` of a result: a key, or a simple jsonpath (a.b, a[0]) with exactly one match."""
+    if not output:
+        return result
+    if isinstance(result, dict) and output in result:
+        return result[output]
+    value = result
+    for part in output.replace("[", ".[").split("."):
+        if not part or part == "$":
+            continue
+        try:
+            value = value[int(part[1:-1])] if part.startswith("[") else value[part.strip("'\"")]
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise RuntimeError(f"no matches found in reference selection: {output}") from None
+    return value
+
+
+class Plan:
+    def __init__(self, workflow: dict, initdata: dict, initdir: str | None, root: str, result_of):
+        self.root = root
+        self.result_of_run = result_of  # name -> result of a finished dynamic step
+        self.instances: dict[str, dict] = {}
+        self.results: dict[str, object] = {}
+        init = {"name": "init", "stage": None, "deps": [], "result": init_result(initdata, initdir)}
+        self.scope("", workflow, init)
+
+    def workdir(self, name: str) -> str:
+        return os.path.join(self.root, name)
+
+    def result(self, name: str):
+        if name not in self.results:
+            self.results[name] = self.result_of_run(self.instances[name])
+        return self.results[name]
+
+    def step_deps(self, name: str) -> list[str]:
+        """The step instances an instance waits for (an init stands for what its parent read)."""
+        out = []
+        for dep in self.instances[name]["deps"]:
+            out.extend(self.step_deps(dep) if self.instances[dep]["stage"] is None else [dep])
+        return sorted(set(out))
+
+    # -- selections ---------------------------------------------------------------------------
+
+    def select(self, scope: dict, path: list) -> list:
+        current = [("scope", scope)]
+        for seg in path:
+            kind = seg[0]
+            nxt = []
+            for what, obj in current:
+                if what == "scope":
+                    if kind == "name":
+                        nxt.append(("entries", obj["stages"].get(seg[1], [])))
+                    elif kind == "any":
+                        nxt.extend(("entries", e) for e in obj["stages"].values())
+                    elif kind == "descend":
+                        nxt.extend(("entries", e) for e in self.descend(obj, seg[1]))
+                elif kind == "index":
+                    index = seg[1]
+                    if index == "*":
+                        picked = obj
+                    elif isinstance(index, list):
+                        picked = obj[index[0]:index[1]]
+                    else:
+                        picked = obj[index:index + 1] if -len(obj) <= index < len(obj) else []
+                    nxt.append(("entries", picked))
+                else:
+                    # a name after instances steps into their sub-workflow scopes
+                    for entry in obj:
+                        if "scope" in entry:
+                            nxt.append(("entries", self.select(entry["scope"], [seg])))
+            current = nxt
+        return [entry for what, obj in current if what == "entries" for entry in obj]
+
+    def descend(self, scope: dict, name):
+        for stage_name, entries in scope["stages"].items():
+            if name is None or stage_name == name:
+                yield entries
+            for entry in entries:
+                if "scope" in entry:
+                    yield from self.descend(entry["scope"], name)
+
+    def registered(self, scope: dict, key: str, deps: list):
+        expr = scope["values"].get(key)
+        return None if expr is None else self.value(scope, expr, deps)
+
+    def value(self, scope: dict, value: dict, deps: list):
+        """A parameter's value: a literal, a stage-output selection, or a registered value."""
+        if value["kind"] == "literal":
+            return value["value"]
+        if value["kind"] == "fromvalue":
+            scopes = [scope]
+            if value.get("scope_paths"):
+                scopes = [e["scope"] for path in value["scope_paths"] for e in self.select(scope, path) if "scope" in e]
+            if len(scopes) != 1:
+                raise RuntimeError(f"fromvalue scope must match one scope, got {len(scopes)}")
+            return self.registered(scopes[0], value["key"], deps)
+        entries = [entry for path in value["paths"] for entry in self.select(scope, path)]
+        results = []
+        for entry in entries:
+            if "scope" in entry:
+                results.append(self.registered(entry["scope"], value["output"], deps))
+            else:
+                deps.append(entry["node"])
+                results.append(pick_output(self.result(entry["node"]), value["output"]))
+        if value["single"]:
+            if len(results) != 1:
+                raise RuntimeError(f"step: {value['selector']} matched {len(results)}, needs exactly one")
+            return results[0]
+        return combine(results, value["flatten"], value["unwrap"])
+
+    # -- stages -------------------------------------------------------------------------------
+
+    def scope(self, directory: str, workflow: dict, init: dict, stage_path=()) -> dict:
+        scope = {"dir": directory, "stages": {"init": [{"node": init["name"]}]}, "values": {}, "stage_path": list(stage_path)}
+        self.instances[init["name"]] = init
+        self.results[init["name"]] = init["result"]
+        pending = list(workflow["stages"])
+        while pending:  # apply a stage once the stages its selections name have been applied
+            ready = [s for s in pending if all(n in scope["stages"] for n in s["reads"])]
+            if not ready:
+                raise NotPlannable("stages wait on each other: " + ", ".join(s["name"] for s in pending))
+            for stage in ready:
+                self.stage(scope, stage)
+                pending.remove(stage)
+        return scope
+
+    def stage(self, scope: dict, stage: dict) -> None:
+        deps: list[str] = []
+        parameters = {p["key"]: self.value(scope, p["value"], deps) for p in stage["parameters"]}
+        body = stage["body"]
+        if body["kind"] not in ("step", "workflow"):
+            raise NotPlannable(f"stage '{stage['name']}': {body['kind']} is not supported yet")
+        if stage["scheduler"] == "multistep-stage":
+            sc = stage["scatter"]
+            sets = scatter(parameters, sc["method"], sc["parameters"], sc["batchsize"], sc["partitionsize"])
+            names = [f"{stage['name']}_{i}" for i in range(len(sets))]
+        elif stage["scheduler"] == "singlestep-stage":
+            sets, names = [parameters], [stage["name"]]
+        else:
+            raise NotPlannable(f"stage '{stage['name']}': jq-stage is not supported yet")
+        entries = []
+        for name, pars in zip(names, sets):
+            path = f"{scope['dir']}/{name}" if scope["dir"] else name
+            if body["kind"] == "step":
+                readdirs = sorted({self.workdir(d) for d in deps if self.instances[d]["stage"] is not None})
+                pars = contextualise(pars, self.workdir(path), readdirs)
+                self.instances[path] = {"name": path, "stage": stage["name"], "stage_path": "/".join(scope["stage_path"] + [stage["name"]]),
+                                        "step": body, "parameters": pars,
+                                        "deps": sorted(set(deps)), "dynamic": stage["marks"]["result"] == "dynamic"}
+                if prepublishable(body["publisher"]):
+                    self.results[path] = publish(body["publisher"], pars, self.workdir(path))
+                entries.append({"node": path})
+            else:
+                init = {"name": f"{path}/init", "stage": None, "deps": sorted(set(deps)), "result": pars}
+                entries.append({"scope": self.scope(path, body, init, scope["stage_path"] + [stage["name"]])})
+        scope["stages"][stage["name"]] = entries
+        for reg in stage["register_values"]:
+            scope["values"].setdefault(reg["key"], reg["value"])
+
+
+def prepublishable(publisher: dict) -> bool:
+    kind = publisher["kind"]
+    return kind in ("frompar-pub", "constant-pub") or (kind == "interpolated-pub" and not publisher["glob"])
+
+
+def publish(publisher: dict, parameters, workdir: str):
+    """A step's result from its publisher (yadage-spec §3.3)."""
+    kind = publisher["kind"]
+    if kind == "frompar-pub":
+        return publish_frompar(publisher["outputmap"], parameters)
+    if kind == "constant-pub":
+        return publish_constant(publisher["publish"])
+    if kind == "interpolated-pub":
+        return publish_interpolated(publisher["publish"], parameters, workdir, publisher["glob"], publisher["relative_paths"])
+    if kind == "fromglob-pub":
+        return publish_fromglob(workdir, publisher["globexpression"], publisher["outputkey"])
+    if kind == "fromyaml-pub":
+        import yaml  # Snakemake brings PyYAML
+
+        with open(os.path.join(workdir, publisher["yamlfile"])) as handle:
+            return yaml.safe_load(handle)
+    raise NotPlannable(f"{kind} is not supported yet")
+
+
+def execute(instance: dict, workdir: str) -> object:
+    """Run one step instance on the host in its work directory and return what it publishes."""
+    import subprocess
+
+    step, pars = instance["step"], instance["parameters"]
+    os.makedirs(workdir, exist_ok=True)
+    process, environment = step["process"], step["environment"]
+    if process is not None:
+        cwd = workdir
+        prefix = ""
+        if environment and environment["kind"] == "docker-encapsulated":
+            if environment.get("workdir"):
+                cwd = contextualise(environment["workdir"], workdir)
+            if environment.get("envscript"):
+                prefix = f"source {environment['envscript']} && "
+        if process["kind"] == "string-interpolated-cmd":
+            argv, stdin = ["sh", "-c", prefix + render(process["cmd"], pars)], None
+        else:
+            argv, stdin = ["sh", "-c", prefix + process["interpreter"]], render(process["script"], pars)
+        subprocess.run(argv, input=stdin, text=True, cwd=cwd, check=True)
+    return publish(step["publisher"], pars, workdir)

@@ -1,0 +1,217 @@
+"""Emit a self-contained Snakemake workflow: Snakefile + config.yaml, nothing of yadage2x needed.
+
+The Snakefile carries yadage's run-time rules (yadage2x/runtime.py, inlined) and the workflow as
+the IR's JSON form. At parse time the inlined planner walks the stages as yadage would, knowing
+every result that yadage prepublishes; a stage whose result is known only after it runs is a
+checkpoint, and the planner asks for its result through `checkpoints.<rule>.get()`, which makes
+Snakemake run it and re-plan. One rule per stage (named after it, with its source line), whose
+wildcard `instance` is yadage's name for the instance (`map_3`, `outer_0/inner`), so work
+directories line up with yadage's. Results go to `.yadage2x/results/<instance>.json`, and
+`.yadage2x/results.json` holds every instance's result at the end.
+"""
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+from pathlib import Path
+
+from .. import __version__
+from ..errors import Problem, SpecError
+from ..ir import Cases, FromParJqPublisher, FromValue, ManualProcess, ManualPublisher, Ref, Stage, Workflow, to_json
+from ..selectors import first_names, parse
+
+
+def unsupported(workflow: Workflow) -> list[Problem]:
+    """Constructs this emitter does not translate yet, each at its source position."""
+    found = []
+    for stage in workflow.stages:
+        if isinstance(stage.body, Cases):
+            found.append(Problem(stage.pos, f"snakemake: stage '{stage.name}' uses cases, not supported yet"))
+        if stage.jq is not None:
+            found.append(Problem(stage.pos, f"snakemake: stage '{stage.name}' is a jq-stage, not supported yet"))
+        for step in stage.steps():
+            if isinstance(step.publisher, (FromParJqPublisher, ManualPublisher)):
+                found.append(Problem(step.publisher.pos, f"snakemake: {step.publisher.kind} is not supported yet"))
+            if isinstance(step.process, ManualProcess):
+                found.append(Problem(step.process.pos, "snakemake: manual processes cannot run unattended"))
+            env = step.environment
+            if env is not None and getattr(env, "par_mounts", ()):
+                found.append(Problem(env.pos, "snakemake: par_mounts are not supported yet"))
+        if stage.dependencies.kind == "expressions_fulfilled":
+            found.append(Problem(stage.dependencies.pos, "snakemake: expressions_fulfilled is not supported yet"))
+        for inner in stage.sub_workflows():
+            found.extend(unsupported(inner))
+    return found
+
+
+def _plain(node):
+    """The IR's JSON form without source positions, with each selector parsed for the planner."""
+    if isinstance(node, dict):
+        out = {k: _plain(v) for k, v in node.items() if not k.endswith("pos")}
+        if node.get("kind") == "ref":
+            out["paths"] = [[list(map(_listify, seg)) for seg in alternative] for alternative in parse(node["selector"])]
+        return out
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def _listify(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+def planner_json(workflow: Workflow) -> dict:
+    data = _plain(to_json(workflow))
+
+    def annotate(wf_json, wf: Workflow):
+        for stage_json, stage in zip(wf_json["stages"], wf.stages):
+            reads = set()
+            for param in stage.parameters:
+                if isinstance(param.value, Ref):
+                    reads |= first_names(param.value.selector)
+            stage_json["reads"] = sorted(reads - {"init"})
+            for param_json, param in zip(stage_json["parameters"] + stage_json["register_values"], stage.parameters + stage.register_values):
+                if isinstance(param.value, FromValue) and param.value.scope:
+                    param_json["value"]["scope_paths"] = [[list(map(_listify, seg)) for seg in alt] for alt in parse(param.value.scope)]
+            if stage.sub_workflows():
+                annotate(stage_json["body"], stage.body)
+
+    annotate(data, workflow)
+    return data
+
+
+def _rule_name(path: tuple[str, ...]) -> str:
+    return "__".join(re.sub(r"\W", "_", p) for p in path)
+
+
+def _rules(workflow: Workflow, prefix: tuple[str, ...] = (), pattern: str = "") -> list[tuple[str, Stage, str]]:
+    """(rule name, stage, instance regex) for every stage that runs a step, nested ones too."""
+    out = []
+    for stage in workflow.stages:
+        own = re.escape(stage.name) + (r"_\d+" if stage.scheduler != "singlestep-stage" else "")
+        regex = f"{pattern}/{own}" if pattern else own
+        if isinstance(stage.body, Workflow):
+            out.extend(_rules(stage.body, prefix + (stage.name,), regex))
+        else:
+            out.append((_rule_name(prefix + (stage.name,)), stage, regex))
+    return out
+
+
+SNAKEFILE_HELPERS = '''
+WORKFLOW = json.loads(WORKFLOW_JSON)
+ROOT = os.path.abspath(".")
+RESULTS = ".yadage2x/results"
+
+
+def result_file(name):
+    return f"{RESULTS}/{name}.json"
+
+
+def read_result(instance):
+    """The result of a step whose publisher needs its files: run it first (a checkpoint)."""
+    getattr(checkpoints, RULE_OF[instance["stage_path"]]).get(instance=instance["name"])
+    with open(result_file(instance["name"])) as handle:
+        return json.load(handle)
+
+
+def plan():
+    return Plan(WORKFLOW, config.get("init") or {}, config.get("initdir"), ROOT, read_result)
+
+
+def inputs_of(wildcards):
+    return [result_file(dep) for dep in plan().step_deps(wildcards.instance)]
+
+
+def write_json(path, value):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w") as handle:
+        json.dump(value, handle, indent=2, sort_keys=True)
+    os.replace(path + ".tmp", path)
+
+
+def finish(name, output):
+    instance = plan().instances[name]
+    write_json(output, execute(instance, os.path.join(ROOT, name)))
+
+
+def every_result(wildcards):
+    return [result_file(name) for name, instance in plan().instances.items() if instance["stage"] is not None]
+
+
+rule all:
+    input: f"{RESULTS}.json"
+
+
+rule yadage2x_results:
+    """Every instance's result in one file (what `yadage2x check` compares)."""
+    input: every_result
+    output: f"{RESULTS}.json"
+    run:
+        final = plan()
+        write_json(output[0], {name: final.result(name) for name in final.instances})
+'''
+
+
+def snakefile(workflow: Workflow, source: str) -> str:
+    rules = _rules(workflow)
+    runtime_source = resources.files("yadage2x").joinpath("runtime.py").read_text(encoding="utf-8")
+    data = planner_json(workflow)
+    stage_paths = {}
+
+    def index(wf_json, prefix):
+        for stage in wf_json["stages"]:
+            path = prefix + (stage["name"],)
+            if stage["body"]["kind"] == "workflow":
+                index(stage["body"], path)
+            else:
+                stage_paths["/".join(path)] = _rule_name(path)
+
+    index(data, ())
+    lines = [
+        f"# Generated by yadage2x {__version__} from {source}: edit the yadage workflow and emit again.",
+        "# Runs with Snakemake alone: snakemake --cores N [--config init='{...}' initdir=DIR]",
+        "import json",
+        "import os",
+        "",
+        'configfile: "config.yaml"',
+        "",
+        "# ---- yadage's run-time rules (yadage2x/runtime.py) " + "-" * 40,
+        runtime_source.replace("from __future__ import annotations\n", ""),
+        "# ---- the workflow (yadage2x IR, JSON form) " + "-" * 48,
+        f"WORKFLOW_JSON = r'''{json.dumps(data, indent=1, sort_keys=True)}'''",
+        f"RULE_OF = {json.dumps(stage_paths, indent=4, sort_keys=True)}",
+        SNAKEFILE_HELPERS,
+    ]
+    for name, stage, regex in rules:
+        kind = "checkpoint" if stage.marks.result == "dynamic" else "rule"
+        lines += [
+            f"{kind} {name}:  # {stage.pos}",
+            "    input: inputs_of",
+            '    output: result_file("{instance}")',
+            f'    wildcard_constraints: instance=r"{regex}"',
+            "    run:",
+            "        finish(wildcards.instance, output[0])",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+
+def emit(workflow: Workflow, source: str, outdir: Path, initdata: dict | None, initdir: str | None) -> list[Path]:
+    problems = unsupported(workflow)
+    if problems:
+        raise SpecError(problems)
+    outdir.mkdir(parents=True, exist_ok=True)
+    files = {
+        "Snakefile": snakefile(workflow, source),
+        "config.yaml": json.dumps({"init": initdata or {}, "initdir": initdir}, indent=2, sort_keys=True) + "\n",
+    }
+    written = []
+    for name, text in files.items():
+        path = outdir / name
+        tmp = path.with_name(f".{name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+        written.append(path)
+    return written
