@@ -135,3 +135,16 @@ def uses_docker(workflow) -> bool:
     return any(
         isinstance(step.environment, DockerEnvironment) for stage in workflow.stages for step in stage.steps()
     ) or any(uses_docker(inner) for stage in workflow.stages for inner in stage.sub_workflows())
+
+
+def test_instances_numbered_in_another_order_are_the_same_run():
+    """yadage numbers a fan-out's instances in the order a glob lists files, which is the file
+    system's: the same instances under other numbers compare equal (unless --strict-order)."""
+    stored = read(ROOT / "examples" / "dynamic-mapreduce" / "capture.json")
+    text = json.dumps(stored)
+    for old, new in (("map_1", "TMP"), ("map_2", "map_1"), ("TMP", "map_2")):
+        text = text.replace(f"$WORKDIR/{old}/", f"$WORKDIR/{new}/")
+    other = json.loads(text)
+    other["instances"]["map_1"], other["instances"]["map_2"] = other["instances"]["map_2"], other["instances"]["map_1"]
+    assert compare(stored, other) == []
+    assert compare(stored, other, strict_order=True)

@@ -102,7 +102,7 @@ def test_runtime_agrees_with_yadage(seed):
     assert any("error" in answer for answer in expected)
 
 
-def test_interpolated_glob_publishing_matches_yadage_up_to_order(tmp_path):
+def test_interpolated_glob_publishing_matches_yadage(tmp_path):
     workdir = tmp_path / "s"
     (workdir / "sub").mkdir(parents=True)
     for name in ["b.txt", "a.txt", "sub/c.txt", "z.dat"]:
@@ -114,6 +114,7 @@ def test_interpolated_glob_publishing_matches_yadage_up_to_order(tmp_path):
     ]
     for case, want in zip(cases, ask_yadage(cases)):
         got = ours(case)
-        if isinstance(want.get("value", {}).get("files"), list):
-            want["value"]["files"] = sorted(want["value"]["files"])  # yadage: file-system order; we sort
+        if isinstance(want.get("value", {}).get("files"), list) and "**" in case["parameters"]["pat"]:
+            # glob2 and glob walk sub-folders in their own order; within a folder both list it as it is
+            want["value"]["files"], got["value"]["files"] = sorted(want["value"]["files"]), sorted(got["value"]["files"])
         assert got == want, case

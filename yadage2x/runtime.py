@@ -12,8 +12,9 @@ Each rule is yadage's (yadage 0.21 / packtivity 0.17, yadage-spec §2-§3), and
   then zip (truncating to the shortest) or cartesian (first parameter slowest);
 - `combine`: the list a `stages:` selection gives: flatten splices list results one level,
   unwrap returns the single element;
-- publishers: `frompar`, `constant`, `interpolated`, `fromglob` (glob results sorted: yadage's are
-  in file-system order, which differs between machines).
+- publishers: `frompar`, `constant`, `interpolated`, `fromglob`. Glob results come in file-system
+  order, as yadage's do: sorting them would number instances differently from yadage (the
+  instance that yadage calls map_1 would process another file).
 """
 from __future__ import annotations
 
@@ -125,8 +126,9 @@ def publish_constant(publish):
     return copy.deepcopy(publish)
 
 
-def _sorted_glob(pattern: str) -> list[str]:
-    return sorted(glob.glob(pattern, recursive=True))
+def _glob(pattern: str) -> list[str]:
+    """Matches in file-system order, as yadage's glob2 gives them (`**` recursing)."""
+    return glob.glob(pattern, recursive=True)
 
 
 def publish_interpolated(publish, parameters, workdir: str, globbed: bool = False, relative_paths: bool = False):
@@ -146,7 +148,7 @@ def publish_interpolated(publish, parameters, workdir: str, globbed: bool = Fals
         if relative_paths and os.path.commonprefix([workdir, pattern]) == "":
             pattern = os.path.join(workdir, value)
         if globbed:
-            matches = _sorted_glob(pattern)
+            matches = _glob(pattern)
             value = matches if matches else value
         else:
             value = pattern
@@ -155,7 +157,7 @@ def publish_interpolated(publish, parameters, workdir: str, globbed: bool = Fals
 
 
 def publish_fromglob(workdir: str, globexpression: str, outputkey: str) -> dict:
-    return {outputkey: _sorted_glob(f"{workdir}/{globexpression}")}
+    return {outputkey: _glob(f"{workdir}/{globexpression}")}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,7 +173,7 @@ class NotPlannable(Exception):
 
 def init_result(initdata: dict, initdir: str | None, discover: bool = True):
     """What the top-level init publishes: string values naming files in the init directory become
-    their absolute paths; with discover, a glob becomes the list of its matches (sorted)."""
+    their absolute paths; with discover, a glob becomes the list of its matches."""
     def resolve(value):
         if not isinstance(value, str) or not initdir:
             return value
@@ -179,7 +181,7 @@ def init_result(initdata: dict, initdir: str | None, discover: bool = True):
         if os.path.exists(candidate):
             return candidate
         if discover:
-            matches = _sorted_glob(candidate)
+            matches = _glob(candidate)
             if matches:
                 return matches
         return value
@@ -208,9 +210,15 @@ def pick_output(result, output: str):
 
 
 class Plan:
-    def __init__(self, workflow: dict, initdata: dict, initdir: str | None, root: str, result_of):
+    """``result_of`` gives the result of a step that must run first (it may raise one of
+    ``waits``, e.g. Snakemake's IncompleteCheckpointException): the stages that need it are then
+    left out, and ``waiting`` holds the exception, to be raised where the whole plan is needed."""
+
+    def __init__(self, workflow: dict, initdata: dict, initdir: str | None, root: str, result_of, waits=()):
         self.root = root
-        self.result_of_run = result_of  # name -> result of a finished dynamic step
+        self.result_of_run = result_of  # instance -> result of a finished dynamic step
+        self.waits = tuple(waits)
+        self.waiting = None
         self.instances: dict[str, dict] = {}
         self.results: dict[str, object] = {}
         init = {"name": "init", "stage": None, "deps": [], "result": init_result(initdata, initdir)}
@@ -310,11 +318,22 @@ class Plan:
         while pending:  # apply a stage once the stages its selections name have been applied
             ready = [s for s in pending if all(n in scope["stages"] for n in s["reads"])]
             if not ready:
+                if self.waiting is not None:
+                    break  # they wait for a step that has not run yet
                 raise NotPlannable("stages wait on each other: " + ", ".join(s["name"] for s in pending))
             for stage in ready:
-                self.stage(scope, stage)
+                try:
+                    self.stage(scope, stage)
+                except self.waits as exc:
+                    self.waiting = self.waiting or exc
                 pending.remove(stage)
         return scope
+
+    def complete(self) -> "Plan":
+        """The plan, if nothing waits for a step to run; else the waiting exception is raised."""
+        if self.waiting is not None:
+            raise self.waiting
+        return self
 
     def stage(self, scope: dict, stage: dict) -> None:
         deps: list[str] = []

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import Problem, SpecError
-from ..ir import Cases, FromParJqPublisher, FromValue, ManualProcess, ManualPublisher, Ref, Stage, Workflow, to_json
+from ..ir import Cases, FromParJqPublisher, FromValue, ManualProcess, ManualPublisher, Ref, Stage, Workflow, prepublishable, to_json
 from ..selectors import first_names, parse
 
 
@@ -116,11 +116,15 @@ def read_result(instance):
 
 
 def plan():
-    return Plan(WORKFLOW, config.get("init") or {}, config.get("initdir"), ROOT, read_result)
+    return Plan(WORKFLOW, config.get("init") or {}, config.get("initdir"), ROOT, read_result,
+                waits=(IncompleteCheckpointException,))
 
 
 def inputs_of(wildcards):
-    return [result_file(dep) for dep in plan().step_deps(wildcards.instance)]
+    partial = plan()
+    if wildcards.instance not in partial.instances:
+        partial.complete()  # planned only once a checkpoint ran
+    return [result_file(dep) for dep in partial.step_deps(wildcards.instance)]
 
 
 def write_json(path, value):
@@ -131,12 +135,13 @@ def write_json(path, value):
 
 
 def finish(name, output):
-    instance = plan().instances[name]
+    instance = plan().instances[name]  # planned: its inputs are done
     write_json(output, execute(instance, os.path.join(ROOT, name)))
 
 
 def every_result(wildcards):
-    return [result_file(name) for name, instance in plan().instances.items() if instance["stage"] is not None]
+    whole = plan().complete()
+    return [result_file(name) for name, instance in whole.instances.items() if instance["stage"] is not None]
 
 
 rule all:
@@ -148,7 +153,7 @@ rule yadage2x_results:
     input: every_result
     output: f"{RESULTS}.json"
     run:
-        final = plan()
+        final = plan().complete()
         write_json(output[0], {name: final.result(name) for name in final.instances})
 '''
 
@@ -174,6 +179,8 @@ def snakefile(workflow: Workflow, source: str) -> str:
         "import json",
         "import os",
         "",
+        "from snakemake.exceptions import IncompleteCheckpointException",
+        "",
         'configfile: "config.yaml"',
         "",
         "# ---- yadage's run-time rules (yadage2x/runtime.py) " + "-" * 40,
@@ -184,7 +191,9 @@ def snakefile(workflow: Workflow, source: str) -> str:
         SNAKEFILE_HELPERS,
     ]
     for name, stage, regex in rules:
-        kind = "checkpoint" if stage.marks.result == "dynamic" else "rule"
+        # a checkpoint only where the planner must read what the step wrote: a publisher that
+        # yadage cannot prepublish; values that merely flow from such a stage are planned after it
+        kind = "rule" if all(prepublishable(step.publisher) for step in stage.steps()) else "checkpoint"
         lines += [
             f"{kind} {name}:  # {stage.pos}",
             "    input: inputs_of",
