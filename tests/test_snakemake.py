@@ -49,3 +49,53 @@ def test_dynamic_stages_become_checkpoints_static_ones_rules():
     text = snakefile(load_workflow(ROOT / "examples" / "dynamic-mapreduce" / "workflow.yml").workflow, "wf.yml")
     assert "\ncheckpoint split:" in text and "\nrule map:" in text and "\nrule reduce:" in text
     assert 'wildcard_constraints: instance=r"map_\\d+"' in text
+
+
+def _corpus_supported():
+    from corpus_runs import CORPUS, RUNS
+
+    if not CORPUS.is_dir():
+        return []
+    names = []
+    for name, run in sorted(RUNS.items()):
+        top = CORPUS / run.toplevel if run.toplevel else None
+        if not unsupported(load_workflow(run.workflow if top else CORPUS / run.workflow, top).workflow):
+            names.append(name)
+    return names
+
+
+@pytest.mark.parametrize("name", _corpus_supported())
+def test_snakemake_reproduces_the_corpus_captures(name, corpus, cli, tmp_path):
+    from corpus_runs import CAPTURES, check_args
+
+    result = cli("check", *check_args(name), "--engines", "snakemake", "--expected", CAPTURES / f"{name}.json", "-w", tmp_path)
+    assert result.code == 0, result.out + result.err
+
+
+def test_an_empty_scatter_stalls_as_in_yadage(write, cli, tmp_path):
+    """yadage ends 'successfully' with the reduce never run; the emitted workflow says the same."""
+    wf = write("wf/workflow.yml", """
+        stages:
+          - name: map
+            dependencies: [init]
+            scheduler:
+              scheduler_type: multistep-stage
+              parameters: {x: {stages: init, output: xs, unwrap: true}, out: '{workdir}/o.txt'}
+              scatter: {method: zip, parameters: [x]}
+              step:
+                process: {process_type: string-interpolated-cmd, cmd: 'echo {x} > {out}'}
+                environment: {environment_type: localproc-env}
+                publisher: {publisher_type: frompar-pub, outputmap: {out: out}}
+          - name: reduce
+            dependencies: [map]
+            scheduler:
+              scheduler_type: singlestep-stage
+              parameters: {ins: {stages: map, output: out}, out: '{workdir}/r.txt'}
+              step:
+                process: {process_type: string-interpolated-cmd, cmd: 'cat {ins} > {out}'}
+                environment: {environment_type: localproc-env}
+                publisher: {publisher_type: frompar-pub, outputmap: {out: out}}
+        """)
+    result = cli("check", wf, "-p", "xs=[]", "--engines", "yadage,snakemake", "-w", tmp_path)
+    assert result.code == 0, result.out + result.err
+    assert "yadage: stalled (1 instances" in result.out and "snakemake: stalled (1 instances" in result.out

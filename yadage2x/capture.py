@@ -145,16 +145,21 @@ def from_results(engine: str, workdir: Path, initdir: Path | None, status: str) 
     instance's result (or, after a failure, `.yadage2x/results/<instance>.json` what finished)."""
     rel = Relativiser(workdir, initdir)
     combined = workdir / ".yadage2x" / "results.json"
+    stalled = []
     if combined.exists():
-        results = json.loads(combined.read_text())
+        run = json.loads(combined.read_text())
+        results, stalled = run["instances"], run["stalled"]
     else:
         folder = workdir / ".yadage2x" / "results"
         results = {str(p.relative_to(folder))[: -len(".json")]: json.loads(p.read_text()) for p in folder.rglob("*.json")} if folder.exists() else {}
     instances = {name: {"status": "success", "result": rel.value(result)} for name, result in results.items()}
-    return {
+    capture = {
         "format": FORMAT,
         "engine": engine,
-        "status": status,
+        "status": "stalled" if stalled and status == "success" else status,
         "instances": dict(sorted(instances.items())),
         "files": dict(sorted(rel.files.items())),
     }
+    if stalled:
+        capture["stalled"] = sorted(stalled)
+    return capture

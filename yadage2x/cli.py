@@ -183,7 +183,9 @@ def check(workflow, toplevel, inputs, params, initdir, engines, expected, update
             else:
                 from .engines import run_snakemake
 
-                captured[engine], log = run_snakemake(loaded, base / engine, initdata, Path(initdir) if initdir else None)
+                if docker:
+                    raise Yadage2xError("--docker is for the yadage engine only so far")
+                captured[engine], log = run_snakemake(loaded, base / engine, initdata, Path(initdir) if initdir else None, stub)
             click.echo(f"{engine}: {captured[engine]['status']} ({len(captured[engine]['instances'])} instances, log {log if workdir else 'discarded'})")
     if update:
         capture.write(captured["yadage"], Path(expected))

@@ -19,7 +19,7 @@ def find_tool(name: str) -> str:
     return found
 
 
-def run_snakemake(loaded, base: Path, initdata: dict | None, initdir: Path | None) -> tuple[dict, Path]:
+def run_snakemake(loaded, base: Path, initdata: dict | None, initdir: Path | None, stub: bool = False) -> tuple[dict, Path]:
     """Emit the Snakefile into base/workflow, run it in base/run; return the capture and the log."""
     from .emit.snakemake import emit
 
@@ -29,6 +29,8 @@ def run_snakemake(loaded, base: Path, initdata: dict | None, initdir: Path | Non
     log = base / "snakemake.log"
     argv = [find_tool("snakemake"), "-s", str(source / "Snakefile"), "--configfile", str(source / "config.yaml"),
             "--directory", str(run), "--cores", "2", "--quiet", "all"]
+    if stub:
+        argv += ["--config", "stub=true"]
     with open(log, "wb") as out:
         proc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT)
     status = "success" if proc.returncode == 0 else "failed"

@@ -219,9 +219,11 @@ class Plan:
         self.result_of_run = result_of  # instance -> result of a finished dynamic step
         self.waits = tuple(waits)
         self.waiting = None
+        self.stalled: list[str] = []  # stages yadage would never apply (it still ends "successfully")
         self.instances: dict[str, dict] = {}
         self.results: dict[str, object] = {}
-        init = {"name": "init", "stage": None, "deps": [], "result": init_result(initdata, initdir)}
+        # no init data, no init stage (yadage): whatever waits for it never runs
+        init = {"name": "init", "stage": None, "deps": [], "result": init_result(initdata, initdir)} if initdata else None
         self.scope("", workflow, init)
 
     def workdir(self, name: str) -> str:
@@ -310,17 +312,29 @@ class Plan:
 
     # -- stages -------------------------------------------------------------------------------
 
-    def scope(self, directory: str, workflow: dict, init: dict, stage_path=()) -> dict:
-        scope = {"dir": directory, "stages": {"init": [{"node": init["name"]}]}, "values": {}, "stage_path": list(stage_path)}
-        self.instances[init["name"]] = init
-        self.results[init["name"]] = init["result"]
+    def ready(self, scope: dict, stage: dict) -> bool:
+        """yadage applies a stage when the stages it reads exist and each of its dependencies
+        selects something (a stage with no instances satisfies nothing)."""
+        if not all(n in scope["stages"] for n in stage["reads"]):
+            return False
+        return all(
+            all(n in scope["stages"] for n in names) and any(self.select(scope, path) for path in paths)
+            for names, paths in stage["waits"]
+        )
+
+    def scope(self, directory: str, workflow: dict, init: dict | None, stage_path=()) -> dict:
+        scope = {"dir": directory, "stages": {}, "values": {}, "stage_path": list(stage_path)}
+        if init is not None:
+            scope["stages"]["init"] = [{"node": init["name"]}]
+            self.instances[init["name"]] = init
+            self.results[init["name"]] = init["result"]
         pending = list(workflow["stages"])
         while pending:  # apply a stage once the stages its selections name have been applied
-            ready = [s for s in pending if all(n in scope["stages"] for n in s["reads"])]
+            ready = [s for s in pending if self.ready(scope, s)]
             if not ready:
-                if self.waiting is not None:
-                    break  # they wait for a step that has not run yet
-                raise NotPlannable("stages wait on each other: " + ", ".join(s["name"] for s in pending))
+                if self.waiting is None:  # nothing will ever make them ready: yadage stalls
+                    self.stalled.extend("/".join(filter(None, [directory, s["name"]])) for s in pending)
+                break
             for stage in ready:
                 try:
                     self.stage(scope, stage)
@@ -393,8 +407,30 @@ def publish(publisher: dict, parameters, workdir: str):
     raise NotPlannable(f"{kind} is not supported yet")
 
 
-def execute(instance: dict, workdir: str) -> object:
-    """Run one step instance on the host in its work directory and return what it publishes."""
+def stub_outputs(workdir: str, text: str) -> list[str]:
+    """Instead of running a step: create every path below ``workdir`` that its command or script
+    names, as a small file saying what it stands for (a path that holds another named path is a
+    folder). For workflows whose software is not at hand: the structure still runs end to end."""
+    import re
+
+    pattern = re.escape(workdir.rstrip("/")) + r"/[^\s'\";|&<>(){}]+"
+    paths = sorted(set(p.rstrip("/") for p in re.findall(pattern, text)))
+    folders = {p for p in paths if any(q.startswith(p + "/") for q in paths)}
+    for path in paths:
+        if path in folders:
+            if not os.path.isfile(path):
+                os.makedirs(path, exist_ok=True)
+            continue
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if not os.path.exists(path):
+            with open(path, "w") as out:
+                out.write(f"stub for {os.path.relpath(path, workdir)}\n")
+    return paths
+
+
+def execute(instance: dict, workdir: str, stub: bool = False) -> object:
+    """Run one step instance on the host in its work directory and return what it publishes.
+    With ``stub``, docker steps do not run: they create the files their command names."""
     import subprocess
 
     step, pars = instance["step"], instance["parameters"]
@@ -412,5 +448,8 @@ def execute(instance: dict, workdir: str) -> object:
             argv, stdin = ["sh", "-c", prefix + render(process["cmd"], pars)], None
         else:
             argv, stdin = ["sh", "-c", prefix + process["interpreter"]], render(process["script"], pars)
-        subprocess.run(argv, input=stdin, text=True, cwd=cwd, check=True)
+        if stub and environment and environment["kind"] == "docker-encapsulated":
+            stub_outputs(workdir, " ".join(argv) + " " + (stdin or ""))
+        else:
+            subprocess.run(argv, input=stdin, text=True, cwd=cwd, check=True)
     return publish(step["publisher"], pars, workdir)

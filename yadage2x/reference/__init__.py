@@ -71,6 +71,7 @@ def run(workflow: Path, toplevel: Path, workdir: Path, initdata: dict | None = N
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PLUGIN_DIR), env.get("PYTHONPATH")]))
             if stub:
                 env["YADAGE2X_STUB"] = "1"
+                env["YADAGE2X_RUNTIME"] = str(PLUGIN_DIR.parent / "runtime.py")
         with open(log, "wb") as out:
             proc = subprocess.run(argv, cwd=toplevel, env=env, stdout=out, stderr=subprocess.STDOUT)
     if not (workdir / "_yadage" / "yadage_snapshot_workflow.json").exists():

@@ -10,8 +10,8 @@ With YADAGE2X_STUB=1 a step does not run at all: every path below its work direc
 command or script names is created as a small file saying what it stands for. Workflows whose
 software is not here (ROOT, MadGraph) then still run end to end, so their structure is checked.
 """
+import importlib.util
 import os
-import re
 import subprocess
 
 import packtivity.handlers.execution_handlers as handlers
@@ -38,7 +38,9 @@ def run_on_host(config, environment, state, job, metadata):
         if config.dry_run():
             return
         if os.environ.get("YADAGE2X_STUB"):
-            stub_outputs(state.readwrite[0] if state and state.readwrite else cwd, argv, stdin, log)
+            workdir = state.readwrite[0] if state and state.readwrite else cwd
+            for path in _runtime().stub_outputs(workdir, " ".join(argv) + " " + (stdin or "")):
+                log.info("stub wrote %s", path)
             return
         proc = subprocess.run(
             argv, input=stdin.encode() if stdin else None, cwd=cwd, env=env,
@@ -51,23 +53,13 @@ def run_on_host(config, environment, state, job, metadata):
             raise RuntimeError(f"step failed with exit status {proc.returncode}: {argv}")
 
 
-def stub_outputs(workdir, argv, stdin, log):
-    """Create every file below ``workdir`` that the step's command names, instead of running it."""
-    text = " ".join(argv) + " " + (stdin or "")
-    pattern = re.escape(workdir.rstrip("/")) + r"/[^\s'\";|&<>(){}]+"
-    paths = sorted(set(p.rstrip("/") for p in re.findall(pattern, text)))
-    # a named path that holds another named path is a directory
-    folders = {p for p in paths if any(q.startswith(p + "/") for q in paths)}
-    for path in paths:
-        if path in folders:
-            if not os.path.isfile(path):
-                os.makedirs(path, exist_ok=True)
-            continue
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        if not os.path.exists(path):
-            with open(path, "w") as out:
-                out.write(f"stub for {os.path.relpath(path, workdir)}\n")
-            log.info("stub wrote %s", path)
+def _runtime():
+    """yadage2x's runtime module (standard library only), from the path the runner gives: the one
+    implementation of the stub rule, shared with the emitted workflows."""
+    spec = importlib.util.spec_from_file_location("yadage2x_runtime", os.environ["YADAGE2X_RUNTIME"])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 handlers.handlers["docker-encapsulated"]["default"] = run_on_host
