@@ -82,32 +82,11 @@ def test_check_refuses_engines_not_built_yet(cli):
     assert result.code == 2 and "cwl emitter is not built yet" in result.err
 
 
-def test_a_silent_stall_of_yadage_is_visible_in_the_capture(write, tmp_path):
+def test_a_silent_stall_of_yadage_is_visible_in_the_capture(tmp_path):
     """An empty scatter: yadage runs nothing downstream and still exits 0; the capture says 'stalled'."""
     from yadage2x.reference import run
 
-    wf = write("wf/workflow.yml", """
-        stages:
-          - name: map
-            dependencies: [init]
-            scheduler:
-              scheduler_type: multistep-stage
-              parameters: {x: {stages: init, output: xs, unwrap: true}, out: '{workdir}/o.txt'}
-              scatter: {method: zip, parameters: [x]}
-              step:
-                process: {process_type: string-interpolated-cmd, cmd: 'echo {x} > {out}'}
-                environment: {environment_type: localproc-env}
-                publisher: {publisher_type: frompar-pub, outputmap: {out: out}}
-          - name: reduce
-            dependencies: [map]
-            scheduler:
-              scheduler_type: singlestep-stage
-              parameters: {ins: {stages: map, output: out}, out: '{workdir}/r.txt'}
-              step:
-                process: {process_type: string-interpolated-cmd, cmd: 'cat {ins} > {out}'}
-                environment: {environment_type: localproc-env}
-                publisher: {publisher_type: frompar-pub, outputmap: {out: out}}
-        """)
+    wf = ROOT / "tests" / "fixtures" / "empty-scatter" / "workflow.yml"
     result = run(wf, wf.parent, tmp_path / "run", {"xs": []})
     assert result.returncode == 0  # yadage calls it a success
     assert result.capture["status"] == "stalled" and result.capture["stalled"] == ["reduce"]

@@ -72,30 +72,9 @@ def test_snakemake_reproduces_the_corpus_captures(name, corpus, cli, tmp_path):
     assert result.code == 0, result.out + result.err
 
 
-def test_an_empty_scatter_stalls_as_in_yadage(write, cli, tmp_path):
+def test_an_empty_scatter_stalls_as_in_yadage(cli, tmp_path):
     """yadage ends 'successfully' with the reduce never run; the emitted workflow says the same."""
-    wf = write("wf/workflow.yml", """
-        stages:
-          - name: map
-            dependencies: [init]
-            scheduler:
-              scheduler_type: multistep-stage
-              parameters: {x: {stages: init, output: xs, unwrap: true}, out: '{workdir}/o.txt'}
-              scatter: {method: zip, parameters: [x]}
-              step:
-                process: {process_type: string-interpolated-cmd, cmd: 'echo {x} > {out}'}
-                environment: {environment_type: localproc-env}
-                publisher: {publisher_type: frompar-pub, outputmap: {out: out}}
-          - name: reduce
-            dependencies: [map]
-            scheduler:
-              scheduler_type: singlestep-stage
-              parameters: {ins: {stages: map, output: out}, out: '{workdir}/r.txt'}
-              step:
-                process: {process_type: string-interpolated-cmd, cmd: 'cat {ins} > {out}'}
-                environment: {environment_type: localproc-env}
-                publisher: {publisher_type: frompar-pub, outputmap: {out: out}}
-        """)
+    wf = ROOT / "tests" / "fixtures" / "empty-scatter" / "workflow.yml"
     result = cli("check", wf, "-p", "xs=[]", "--engines", "yadage,snakemake", "-w", tmp_path)
     assert result.code == 0, result.out + result.err
     assert "yadage: stalled (1 instances" in result.out and "snakemake: stalled (1 instances" in result.out
