@@ -78,3 +78,22 @@ def test_an_empty_scatter_stalls_as_in_yadage(cli, tmp_path):
     result = cli("check", wf, "-p", "xs=[]", "--engines", "yadage,snakemake", "-w", tmp_path)
     assert result.code == 0, result.out + result.err
     assert "yadage: stalled (1 instances" in result.out and "snakemake: stalled (1 instances" in result.out
+
+
+@pytest.mark.parametrize("example", SUPPORTED, ids=[e.name for e in SUPPORTED])
+def test_emitted_snakefile_passes_lint_and_a_dry_run(example, cli, tmp_path):
+    import subprocess
+
+    from yadage2x.engines import find_tool
+
+    args = ["--inputs", example / "input.yml"]
+    if (example / "inputs").is_dir():
+        args += ["--initdir", example / "inputs"]
+    assert cli("snakemake", example / "workflow.yml", *args, "-o", tmp_path / "wf").code == 0
+    base = [find_tool("snakemake"), "-s", str(tmp_path / "wf" / "Snakefile"), "--configfile", str(tmp_path / "wf" / "config.yaml"),
+            "--directory", str(tmp_path / "run")]
+    (tmp_path / "run").mkdir()
+    lint = subprocess.run(base + ["--lint"], capture_output=True, text=True)
+    assert lint.returncode == 0 and "good condition" in lint.stdout + lint.stderr, lint.stdout + lint.stderr
+    dry = subprocess.run(base + ["-n", "--cores", "1", "all"], capture_output=True, text=True)
+    assert dry.returncode == 0, dry.stdout + dry.stderr

@@ -428,7 +428,7 @@ def stub_outputs(workdir: str, text: str) -> list[str]:
     return paths
 
 
-def execute(instance: dict, workdir: str, stub: bool = False) -> object:
+def execute(instance: dict, workdir: str, stub: bool = False, log: str | None = None) -> object:
     """Run one step instance on the host in its work directory and return what it publishes.
     With ``stub``, docker steps do not run: they create the files their command names."""
     import subprocess
@@ -450,6 +450,10 @@ def execute(instance: dict, workdir: str, stub: bool = False) -> object:
             argv, stdin = ["sh", "-c", prefix + process["interpreter"]], render(process["script"], pars)
         if stub and environment and environment["kind"] == "docker-encapsulated":
             stub_outputs(workdir, " ".join(argv) + " " + (stdin or ""))
+        elif log:
+            os.makedirs(os.path.dirname(log) or ".", exist_ok=True)
+            with open(log, "w") as out:  # the step's output, where Snakemake's log: says
+                subprocess.run(argv, input=stdin, text=True, cwd=cwd, check=True, stdout=out, stderr=subprocess.STDOUT)
         else:
             subprocess.run(argv, input=stdin, text=True, cwd=cwd, check=True)
     return publish(step["publisher"], pars, workdir)
