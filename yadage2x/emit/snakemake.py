@@ -1,7 +1,9 @@
 """Emit a self-contained Snakemake workflow, nothing of yadage2x needed to run it: `Snakefile`,
 `config.yaml` (the init data), `workflow.json` (the workflow as the IR's JSON form) and
-`yadage2x_runtime.py` (yadage's run-time rules, a copy of yadage2x/runtime.py). At parse time the inlined planner walks the stages as yadage would, knowing
-every result that yadage prepublishes; a stage whose result is known only after it runs is a
+`yadage2x_runtime.py` (yadage's run-time rules, a copy of yadage2x/runtime.py).
+
+At parse time the runtime's planner walks the stages as yadage would, knowing every result that
+yadage prepublishes; a stage whose result is known only after it runs is a
 checkpoint, and the planner asks for its result through `checkpoints.<rule>.get()`, which makes
 Snakemake run it and re-plan. One rule per stage (named after it, with its source line), whose
 wildcard `instance` is yadage's name for the instance (`map_3`, `outer_0/inner`), so work
