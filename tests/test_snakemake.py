@@ -97,3 +97,13 @@ def test_emitted_snakefile_passes_lint_and_a_dry_run(example, cli, tmp_path):
     assert lint.returncode == 0 and "good condition" in lint.stdout + lint.stderr, lint.stdout + lint.stderr
     dry = subprocess.run(base + ["-n", "--cores", "1", "all"], capture_output=True, text=True)
     assert dry.returncode == 0, dry.stdout + dry.stderr
+
+
+@pytest.mark.parametrize("case", ["helloworld", "dynamic-mapreduce", "nested-mapreduce"])
+def test_emitted_files_match_the_golden_files(case, tmp_path):
+    from golden_snakemake import FILES, GOLDEN, emit_case
+
+    emit_case(case, tmp_path)
+    for name in FILES:
+        assert (tmp_path / name).read_text() == (GOLDEN / case / name).read_text(), f"{case}/{name}: run python tests/golden_snakemake.py and review the diff"
+    assert (tmp_path / "yadage2x_runtime.py").read_text() == (ROOT / "yadage2x" / "runtime.py").read_text()

@@ -223,6 +223,6 @@ def snakemake(workflow, toplevel, inputs, params, initdir, outdir):
     initdata = init_data(inputs, params)
     loaded = load_workflow(workflow, toplevel, initdata)
     _warn(loaded)
-    written = emit(loaded.workflow, workflow, Path(outdir), initdata, str(Path(initdir).resolve()) if initdir else None)
+    written = emit(loaded.workflow, loaded.path.name, Path(outdir), initdata, str(Path(initdir).resolve()) if initdir else None)
     for path in written:
         click.echo(f"wrote {path}")

@@ -24,7 +24,7 @@ def run_snakemake(loaded, base: Path, initdata: dict | None, initdir: Path | Non
     from .emit.snakemake import emit
 
     source, run = base / "workflow", base / "run"
-    emit(loaded.workflow, str(loaded.path), source, initdata, str(initdir.resolve()) if initdir else None)
+    emit(loaded.workflow, loaded.path.name, source, initdata, str(initdir.resolve()) if initdir else None)
     run.mkdir(parents=True, exist_ok=True)
     log = base / "snakemake.log"
     argv = [find_tool("snakemake"), "-s", str(source / "Snakefile"), "--configfile", str(source / "config.yaml"),

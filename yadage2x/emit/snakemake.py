@@ -13,6 +13,7 @@ directories line up with yadage's. Results go to `.yadage2x/results/<instance>.j
 from __future__ import annotations
 
 import json
+import os
 import re
 from importlib import resources
 from pathlib import Path
@@ -208,7 +209,7 @@ def snakefile(workflow: Workflow, source: str) -> str:
         # yadage cannot prepublish; values that merely flow from such a stage are planned after it
         kind = "rule" if all(prepublishable(step.publisher) for step in stage.steps()) else "checkpoint"
         lines += [
-            f"{kind} {name}:  # {stage.pos}",
+            f"{kind} {name}:  # stage '{stage.name}', {os.path.basename(stage.pos.file)} line {stage.pos.line}",
             "    input: inputs_of",
             '    output: result_file("{instance}")',
             '    log: ".yadage2x/logs/{instance}.log"',
