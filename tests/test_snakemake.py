@@ -6,13 +6,20 @@ from pathlib import Path
 
 import pytest
 
-from yadage2x.emit.snakemake import snakefile, unsupported
+import re
+
+from yadage2x.emit.snakemake import _rules, snakefile, unsupported
+from yadage2x.ir import LocalEnvironment
 from yadage2x.load import load_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted(p.parent for p in (ROOT / "examples").glob("*/workflow.yml"))
 SUPPORTED = [e for e in EXAMPLES if not unsupported(load_workflow(e / "workflow.yml").workflow)]
 NOT_YET = [e for e in EXAMPLES if e not in SUPPORTED]
+
+
+def host_steps(workflow):
+    return [(name, stage) for name, stage, _ in _rules(workflow) if any(isinstance(s.environment, LocalEnvironment) for s in stage.steps())]
 
 
 def test_most_examples_are_translated():
@@ -94,7 +101,14 @@ def test_emitted_snakefile_passes_lint_and_a_dry_run(example, cli, tmp_path):
             "--directory", str(tmp_path / "run")]
     (tmp_path / "run").mkdir()
     lint = subprocess.run(base + ["--lint"], capture_output=True, text=True)
-    assert lint.returncode == 0 and "good condition" in lint.stdout + lint.stderr, lint.stdout + lint.stderr
+    text = lint.stdout + lint.stderr
+    host_rules = {rule for rule, _ in host_steps(load_workflow(example / "workflow.yml").workflow)}
+    linted = re.findall(r"^Lints for (\S+) (\S+)", text, re.M)
+    titles = set(re.findall(r"^    \* (.+?):$", text, re.M))
+    # the one lint allowed: a localproc-env step runs on the host by definition, it has no image
+    assert all(kind == "rule" and name in host_rules for kind, name in linted), text
+    assert titles <= {"Specify a conda environment or container for each rule."}, text
+    assert lint.returncode == 0 or linted
     dry = subprocess.run(base + ["-n", "--cores", "1", "all"], capture_output=True, text=True)
     assert dry.returncode == 0, dry.stdout + dry.stderr
 

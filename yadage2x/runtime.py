@@ -407,53 +407,70 @@ def publish(publisher: dict, parameters, workdir: str):
     raise NotPlannable(f"{kind} is not supported yet")
 
 
-def stub_outputs(workdir: str, text: str) -> list[str]:
-    """Instead of running a step: create every path below ``workdir`` that its command or script
-    names, as a small file saying what it stands for (a path that holds another named path is a
-    folder). For workflows whose software is not at hand: the structure still runs end to end."""
+def stub_paths(workdir: str, text: str) -> tuple[list[str], list[str]]:
+    """For a step that does not run (stub): the folders and files below ``workdir`` that its
+    command or script names (a named path that holds another named path is a folder)."""
     import re
 
     pattern = re.escape(workdir.rstrip("/")) + r"/[^\s'\";|&<>(){}]+"
     paths = sorted(set(p.rstrip("/") for p in re.findall(pattern, text)))
-    folders = {p for p in paths if any(q.startswith(p + "/") for q in paths)}
-    for path in paths:
-        if path in folders:
-            if not os.path.isfile(path):
-                os.makedirs(path, exist_ok=True)
-            continue
+    folders = [p for p in paths if any(q.startswith(p + "/") for q in paths)]
+    return folders, [p for p in paths if p not in folders]
+
+
+def stub_outputs(workdir: str, text: str) -> list[str]:
+    """Create what `stub_paths` names: folders, and small files saying what they stand for.
+    For workflows whose software is not at hand: the structure still runs end to end."""
+    folders, files = stub_paths(workdir, text)
+    for folder in folders:
+        if not os.path.isfile(folder):
+            os.makedirs(folder, exist_ok=True)
+    for path in files:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         if not os.path.exists(path):
             with open(path, "w") as out:
                 out.write(f"stub for {os.path.relpath(path, workdir)}\n")
-    return paths
+    return folders + files
+
+
+def shell_command(instance: dict, workdir: str, log: str, stub: bool = False) -> str:
+    """The shell line that runs one step instance as packtivity would on the host: in its work
+    directory (or the environment's workdir), with the envscript sourced, a script fed to its
+    interpreter on standard input; output to ``log``. With ``stub``, docker steps only create
+    the files their command names."""
+    from shlex import quote
+
+    step, pars = instance["step"], instance["parameters"]
+    process, environment = step["process"], step["environment"]
+    lines = [f"mkdir -p {quote(workdir)}"]
+    if process is None:
+        return lines[0]
+    cwd, prefix = workdir, ""
+    if environment and environment["kind"] == "docker-encapsulated":
+        if environment.get("workdir"):
+            cwd = contextualise(environment["workdir"], workdir)
+        if environment.get("envscript"):
+            prefix = f"source {environment['envscript']} && "
+    if process["kind"] == "string-interpolated-cmd":
+        text, run = render(process["cmd"], pars), f"sh -c {quote(prefix + render(process['cmd'], pars))}"
+    else:
+        text = render(process["script"], pars)
+        run = f"printf '%s' {quote(text)} | sh -c {quote(prefix + process['interpreter'])}"
+    if stub and environment and environment["kind"] == "docker-encapsulated":
+        folders, files = stub_paths(workdir, text)
+        lines += [f"mkdir -p {quote(f)}" for f in folders]
+        lines += [f"mkdir -p {quote(os.path.dirname(f))} && printf 'stub for %s\\n' {quote(os.path.relpath(f, workdir))} > {quote(f)}"
+                  for f in files]
+        return " && ".join(lines)
+    lines.append(f"cd {quote(cwd)} && {run} > {quote(log)} 2>&1")
+    return " && ".join(lines)
 
 
 def execute(instance: dict, workdir: str, stub: bool = False, log: str | None = None) -> object:
-    """Run one step instance on the host in its work directory and return what it publishes.
-    With ``stub``, docker steps do not run: they create the files their command names."""
+    """Run one step instance (`shell_command`) and return what it publishes."""
     import subprocess
 
-    step, pars = instance["step"], instance["parameters"]
-    os.makedirs(workdir, exist_ok=True)
-    process, environment = step["process"], step["environment"]
-    if process is not None:
-        cwd = workdir
-        prefix = ""
-        if environment and environment["kind"] == "docker-encapsulated":
-            if environment.get("workdir"):
-                cwd = contextualise(environment["workdir"], workdir)
-            if environment.get("envscript"):
-                prefix = f"source {environment['envscript']} && "
-        if process["kind"] == "string-interpolated-cmd":
-            argv, stdin = ["sh", "-c", prefix + render(process["cmd"], pars)], None
-        else:
-            argv, stdin = ["sh", "-c", prefix + process["interpreter"]], render(process["script"], pars)
-        if stub and environment and environment["kind"] == "docker-encapsulated":
-            stub_outputs(workdir, " ".join(argv) + " " + (stdin or ""))
-        elif log:
-            os.makedirs(os.path.dirname(log) or ".", exist_ok=True)
-            with open(log, "w") as out:  # the step's output, where Snakemake's log: says
-                subprocess.run(argv, input=stdin, text=True, cwd=cwd, check=True, stdout=out, stderr=subprocess.STDOUT)
-        else:
-            subprocess.run(argv, input=stdin, text=True, cwd=cwd, check=True)
-    return publish(step["publisher"], pars, workdir)
+    log = log or os.path.join(workdir, ".yadage2x.log")
+    os.makedirs(os.path.dirname(log) or ".", exist_ok=True)
+    subprocess.run(["bash", "-c", shell_command(instance, workdir, os.path.abspath(log), stub)], check=True)
+    return publish(instance["step"]["publisher"], instance["parameters"], workdir)

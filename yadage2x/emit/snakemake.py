@@ -7,7 +7,8 @@ yadage prepublishes; a stage whose result is known only after it runs is a
 checkpoint, and the planner asks for its result through `checkpoints.<rule>.get()`, which makes
 Snakemake run it and re-plan. One rule per stage (named after it, with its source line), whose
 wildcard `instance` is yadage's name for the instance (`map_3`, `outer_0/inner`), so work
-directories line up with yadage's. Results go to `.yadage2x/results/<instance>.json`, and
+directories line up with yadage's. A step's rule runs its shell line (`shell_command`) and marks
+it done in `.yadage2x/done/`; results are published by the planner, as yadage publishes them, and
 `.yadage2x/results.json` holds every instance's result at the end.
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import Problem, SpecError
-from ..ir import Cases, FromParJqPublisher, FromValue, ManualProcess, ManualPublisher, Ref, Stage, Workflow, prepublishable, to_json
+from ..ir import Cases, DockerEnvironment, FromParJqPublisher, FromValue, ManualProcess, ManualPublisher, Ref, Stage, Workflow, prepublishable, to_json
 from ..selectors import first_names, parse
 
 
@@ -108,65 +109,86 @@ def _rules(workflow: Workflow, prefix: tuple[str, ...] = (), pattern: str = "") 
 SNAKEFILE_HELPERS = '''
 PLAN_DATA = json.loads(Path(workflow.basedir, "workflow.json").read_text())
 ROOT = os.path.abspath(".")
-RESULTS = ".yadage2x/results"
+DONE = ".yadage2x/done"
 
 
-def result_file(name):
-    return f"{RESULTS}/{name}.json"
+def done_file(name):
+    return f"{DONE}/{name}"
 
 
 def read_result(instance):
-    """The result of a step whose publisher needs its files: run it first (a checkpoint)."""
+    """The result of a step whose publisher needs the files it wrote: run it first (a
+    checkpoint), then publish here, as yadage does after the step."""
+    PLANNED["waits_for"] = done_file(instance["name"])
     getattr(checkpoints, PLAN_DATA["rules"][instance["stage_path"]]).get(instance=instance["name"])
-    return json.loads(Path(result_file(instance["name"])).read_text())
+    return publish(instance["step"]["publisher"], instance["parameters"], os.path.join(ROOT, instance["name"]))
+
+
+PLANNED = {"plan": None, "waits_for": None}
 
 
 def plan():
-    return Plan(PLAN_DATA["workflow"], config.get("init") or {}, config.get("initdir"), ROOT, read_result,
-                waits=(IncompleteCheckpointException,))
+    """The plan, made again only when the checkpoint it waited for has finished: Snakemake calls
+    the input functions for every job, and planning each time would cost O(jobs) each time."""
+    cached = PLANNED["plan"]
+    if cached is not None and (cached.waiting is None or not Path(PLANNED["waits_for"]).exists()):
+        return cached
+    PLANNED["plan"] = Plan(PLAN_DATA["workflow"], config.get("init") or {}, config.get("initdir"), ROOT,
+                           read_result, waits=(IncompleteCheckpointException,))
+    return PLANNED["plan"]
 
 
 def inputs_of(wildcards):
     partial = plan()
     if wildcards.instance not in partial.instances:
         partial.complete()  # planned only once a checkpoint ran
-    return [result_file(dep) for dep in partial.step_deps(wildcards.instance)]
+    return [done_file(dep) for dep in partial.step_deps(wildcards.instance)]
 
 
-def write_json(path, value):
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(f"{path}.tmp").write_text(json.dumps(value, indent=2, sort_keys=True))
-    os.replace(f"{path}.tmp", path)
+def log_file(name):
+    return f".yadage2x/logs/{name}.log"
 
 
-def finish(name, output, log):
-    instance = plan().instances[name]  # planned: its inputs are done
-    result = execute(instance, os.path.join(ROOT, name), stub=bool(config.get("stub")), log=log)
-    write_json(output, result)
+def command_of(wildcards):
+    instance = plan().instances[wildcards.instance]
+    log = os.path.join(ROOT, log_file(wildcards.instance))
+    return shell_command(instance, os.path.join(ROOT, wildcards.instance), log, bool(config.get("stub")))
 
 
-def every_result(wildcards):
+def write_results(path):
+    final = plan().complete()
+    results = {name: final.result(name) for name in final.instances}
+    Path(path).write_text(json.dumps({"instances": results, "stalled": final.stalled}, indent=2, sort_keys=True))
+
+
+def every_step(wildcards):
     whole = plan().complete()
-    return [result_file(name) for name, instance in whole.instances.items() if instance["stage"] is not None]
+    return [done_file(name) for name, instance in whole.instances.items() if instance["stage"] is not None]
 
 
 localrules: all, yadage2x_results
 
 
 rule all:
-    input: f"{RESULTS}.json"
+    input: ".yadage2x/results.json"
 
 
 rule yadage2x_results:
     """Every instance's result in one file (what `yadage2x check` compares)."""
-    input: every_result
-    output: f"{RESULTS}.json"
+    input: every_step
+    output: ".yadage2x/results.json"
     log: ".yadage2x/logs/results.log"
     run:
-        final = plan().complete()
-        results = {name: final.result(name) for name in final.instances}
-        write_json(output[0], {"instances": results, "stalled": final.stalled})
+        write_results(output[0])
 '''
+
+
+def container_lines(stage: Stage) -> list[str]:
+    """`container:` for a docker-encapsulated step (used with --sdm apptainer; the image as the
+    spec names it, so a digest-pinned spec stays pinned). A localproc step runs on the host."""
+    images = {f"{env.image}{'' if '@' in env.imagetag else ':'}{env.imagetag}".replace(":@", "@")
+              for step in stage.steps() if isinstance((env := step.environment), DockerEnvironment)}
+    return [f'    container: "docker://{image}"' for image in sorted(images)][:1]
 
 
 def rule_names(data: dict) -> dict[str, str]:
@@ -199,7 +221,7 @@ def snakefile(workflow: Workflow, source: str) -> str:
         "from snakemake.exceptions import IncompleteCheckpointException",
         "",
         "sys.path.insert(0, workflow.basedir)",
-        "from yadage2x_runtime import Plan, execute  # noqa: E402",
+        "from yadage2x_runtime import Plan, publish, shell_command  # noqa: E402",
         "",
         'configfile: "config.yaml"',
         SNAKEFILE_HELPERS,
@@ -208,16 +230,20 @@ def snakefile(workflow: Workflow, source: str) -> str:
         # a checkpoint only where the planner must read what the step wrote: a publisher that
         # yadage cannot prepublish; values that merely flow from such a stage are planned after it
         kind = "rule" if all(prepublishable(step.publisher) for step in stage.steps()) else "checkpoint"
-        lines += [
+        head = [
             f"{kind} {name}:  # stage '{stage.name}', {os.path.basename(stage.pos.file)} line {stage.pos.line}",
+            *container_lines(stage),
             "    input: inputs_of",
-            '    output: result_file("{instance}")',
-            '    log: ".yadage2x/logs/{instance}.log"',
-            f'    wildcard_constraints: instance=r"{regex}"',
-            "    run:",
-            "        finish(wildcards.instance, output[0], log[0])",
-            "",
+            '    output: touch(done_file("{instance}"))',
+            '    log: log_file("{instance}")',
         ]
+        if all(step.pure_publishing for step in stage.steps()):
+            # nothing runs: yadage only publishes (the planner does); a local rule marks it done
+            lines += [f"localrules: {name}", "", *head, f'    wildcard_constraints: instance=r"{regex}"',
+                      "    run:", "        os.makedirs(os.path.join(ROOT, wildcards.instance), exist_ok=True)", ""]
+        else:
+            lines += [*head, "    params: command=command_of", f'    wildcard_constraints: instance=r"{regex}"',
+                      '    shell: "{params.command}"', ""]
     return "\n".join(lines)
 
 
