@@ -24,25 +24,13 @@ import itertools
 import os
 
 
-def leaves(value, path=()):
-    """(path, leaf) for every non-container value, depth first, in order."""
+def map_leaves(value, change):
+    """A copy of plain JSON data with every non-container value replaced by ``change(value)``."""
     if isinstance(value, dict):
-        for key, child in value.items():
-            yield from leaves(child, path + (key,))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            yield from leaves(child, path + (index,))
-    else:
-        yield path, value
-
-
-def replaced(value, path, new):
-    """``value`` with the leaf at ``path`` replaced (a copy where it changed; root path = new)."""
-    if not path:
-        return new
-    out = copy.copy(value)
-    out[path[0]] = replaced(value[path[0]], path[1:], new)
-    return out
+        return {key: map_leaves(child, change) for key, child in value.items()}
+    if isinstance(value, list):
+        return [map_leaves(child, change) for child in value]
+    return change(value)
 
 
 def contextualise(parameters, workdir: str | None, readdirs: list[str] = ()):
@@ -50,14 +38,16 @@ def contextualise(parameters, workdir: str | None, readdirs: list[str] = ()):
     names = {f"readdir{i}": d for i, d in enumerate(readdirs)}
     if workdir is not None:
         names["workdir"] = workdir
-    result = parameters
-    for path, leaf in list(leaves(parameters)):
-        if isinstance(leaf, str):
-            try:
-                result = replaced(result, path, leaf.format(**names))
-            except IndexError:  # a positional field such as {0}: packtivity leaves the value as it is
-                pass
-    return result
+
+    def fill(leaf):
+        if not isinstance(leaf, str):
+            return leaf
+        try:
+            return leaf.format(**names)
+        except IndexError:  # a positional field such as {0}: packtivity leaves the value as it is
+            return leaf
+
+    return map_leaves(parameters, fill)
 
 
 def _argument(value):
@@ -116,10 +106,7 @@ def combine(results: list, flatten: bool, unwrap: bool):
 
 def publish_frompar(outputmap, parameters: dict):
     """Each leaf of the output map names a parameter; the result has the map's shape."""
-    result = copy.deepcopy(outputmap)
-    for path, name in list(leaves(outputmap)):
-        result = replaced(result, path, parameters[name])
-    return result
+    return map_leaves(outputmap, lambda name: parameters[name])
 
 
 def publish_constant(publish):
@@ -133,10 +120,10 @@ def _glob(pattern: str) -> list[str]:
 
 def publish_interpolated(publish, parameters, workdir: str, globbed: bool = False, relative_paths: bool = False):
     """Each string leaf formatted with the parameters (lists not joined) and {workdir}."""
-    result = copy.deepcopy(publish)
-    for path, leaf in list(leaves(publish)):
+
+    def fill(leaf):
         if not isinstance(leaf, str):
-            continue
+            return leaf
         if isinstance(parameters, dict):
             value = leaf.format(workdir=workdir, **parameters)
         elif isinstance(parameters, list):
@@ -149,11 +136,10 @@ def publish_interpolated(publish, parameters, workdir: str, globbed: bool = Fals
             pattern = os.path.join(workdir, value)
         if globbed:
             matches = _glob(pattern)
-            value = matches if matches else value
-        else:
-            value = pattern
-        result = replaced(result, path, value)
-    return result
+            return matches if matches else value
+        return pattern
+
+    return map_leaves(publish, fill)
 
 
 def publish_fromglob(workdir: str, globexpression: str, outputkey: str) -> dict:
@@ -186,9 +172,7 @@ def init_result(initdata: dict, initdir: str | None, discover: bool = True):
                 return matches
         return value
 
-    result = initdata
-    for path, leaf in list(leaves(initdata)):
-        result = replaced(result, path, resolve(leaf))
+    result = map_leaves(initdata, resolve)
     return dict(sorted(result.items())) if isinstance(result, dict) else result
 
 
@@ -464,13 +448,3 @@ def shell_command(instance: dict, workdir: str, log: str, stub: bool = False) ->
         return " && ".join(lines)
     lines.append(f"cd {quote(cwd)} && {run} > {quote(log)} 2>&1")
     return " && ".join(lines)
-
-
-def execute(instance: dict, workdir: str, stub: bool = False, log: str | None = None) -> object:
-    """Run one step instance (`shell_command`) and return what it publishes."""
-    import subprocess
-
-    log = log or os.path.join(workdir, ".yadage2x.log")
-    os.makedirs(os.path.dirname(log) or ".", exist_ok=True)
-    subprocess.run(["bash", "-c", shell_command(instance, workdir, os.path.abspath(log), stub)], check=True)
-    return publish(instance["step"]["publisher"], instance["parameters"], workdir)

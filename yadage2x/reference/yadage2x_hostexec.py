@@ -10,6 +10,7 @@ With YADAGE2X_STUB=1 a step does not run at all: every path below its work direc
 command or script names is created as a small file saying what it stands for. Workflows whose
 software is not here (ROOT, MadGraph) then still run end to end, so their structure is checked.
 """
+import functools
 import importlib.util
 import os
 import subprocess
@@ -53,6 +54,7 @@ def run_on_host(config, environment, state, job, metadata):
             raise RuntimeError(f"step failed with exit status {proc.returncode}: {argv}")
 
 
+@functools.cache
 def _runtime():
     """yadage2x's runtime module (standard library only), from the path the runner gives: the one
     implementation of the stub rule, shared with the emitted workflows."""
