@@ -223,7 +223,8 @@ def snakefile(workflow: Workflow, source: str) -> str:
         "sys.path.insert(0, workflow.basedir)",
         "from yadage2x_runtime import Plan, publish, shell_command  # noqa: E402",
         "",
-        'configfile: "config.yaml"',
+        '# the config beside the Snakefile, wherever snakemake --directory points',
+        'configfile: os.path.join(workflow.basedir, "config.yaml")',
         SNAKEFILE_HELPERS,
     ]
     for name, stage, regex in _rules(workflow):
