@@ -7,6 +7,8 @@ import click
 from yadage2x import __version__
 from yadage2x.cli import validate
 
+from .commands import pack, run, verify
+
 
 @click.group()
 @click.version_option(__version__, prog_name="recast-archive")
@@ -15,3 +17,5 @@ def main() -> None:
 
 
 main.add_command(validate)
+for _command in (pack, verify, run):
+    main.add_command(_command)
