@@ -31,13 +31,15 @@ def recast_entry(name: str, title: str, workflow: str, initdata: dict) -> dict:
     }
 
 
-def reana_spec(workflow: str, initdata: dict, has_inputs: bool) -> dict:
-    """reana.yaml for the pinned yadage specs; the deposit's data/ is the REANA workspace."""
+def reana_spec(initdata: dict, has_inputs: bool) -> dict:
+    """reana.yaml: the deposit's data/ is the REANA workspace. The workflow is the resolved JSON
+    (what recast-atlas submits too): REANA loads yadage specs with the workspace as toplevel, so
+    the specs' relative $refs would not resolve from specs/."""
     inputs: dict = {"parameters": initdata, "directories": ["specs"]}
     if has_inputs:
         inputs["directories"].append("inputs")
         inputs["options"] = {"initdir": "inputs"}
-    return {"version": "0.9.0", "inputs": inputs, "workflow": {"type": "yadage", "file": f"specs/{workflow}"}}
+    return {"version": "0.9.0", "inputs": inputs, "workflow": {"type": "yadage", "file": "workflow.json"}}
 
 
 def write_crate(data: Path, title: str, workflow: str, files: list[str], images: list[dict], engines: dict) -> None:

@@ -120,9 +120,9 @@ def _build(request, work, name, workflow_path, names, texts, pins, lock) -> None
         payload[f"data/{rel}"] = bag.hash_file(path)
 
     entry = names[workflow_path]
-    for path, name in names.items():
-        write(f"original/specs/{name}", path.read_bytes())  # byte-identical
-        write(f"specs/{name}", pin_text(name, texts[name], pins))
+    for path, spec in names.items():
+        write(f"original/specs/{spec}", path.read_bytes())  # byte-identical
+        write(f"specs/{spec}", pin_text(spec, texts[spec], pins))
 
     has_inputs = bool(request.input_files)
     if has_inputs:
@@ -153,7 +153,7 @@ def _build(request, work, name, workflow_path, names, texts, pins, lock) -> None
 
     describe.write_yaml(data / "recast.yml", describe.recast_entry(name, title, entry, request.initdata))
     payload["data/recast.yml"] = bag.hash_file(data / "recast.yml")
-    describe.write_yaml(data / "reana.yaml", describe.reana_spec(entry, request.initdata, has_inputs))
+    describe.write_yaml(data / "reana.yaml", describe.reana_spec(request.initdata, has_inputs))
     payload["data/reana.yaml"] = bag.hash_file(data / "reana.yaml")
 
     manifest = {

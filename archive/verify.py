@@ -37,6 +37,8 @@ def verify(deposit: Path) -> list[str]:
         return [f"{deposit}: not a deposit folder"]
     with meter("verifying checksums") as bar:
         problems, listed = bag.check(deposit, bar)
+    if not (deposit / "bagit.txt").is_file():
+        return problems
     data = deposit / "data"
     manifest_path = data / MANIFEST_NAME
     try:
