@@ -17,3 +17,11 @@ if [ "${1:-}" = "test" ] || [ "${1:-}" = "yadage" ]; then
   .venv-yadage/bin/python -m pip install --quiet --disable-pip-version-check \
     "yadage==0.21.2" "packtivity==0.17.1" "yadage-schemas==0.11.1" "adage==0.11.0"
 fi
+if [ "${1:-}" = "test" ]; then
+  # reana-client and recast-atlas validate the deposits' reana.yaml and recast.yml (tests/test_archive.py);
+  # they pin old jsonschema/yadage-schemas, so they get a virtual environment of their own
+  if [ ! -x .venv-validators/bin/recast ]; then
+    "$python" -m venv .venv-validators
+  fi
+  .venv-validators/bin/python -m pip install --quiet --disable-pip-version-check "reana-client==0.9.6" "recast-atlas==0.4.2"
+fi
