@@ -8,6 +8,7 @@ from yadage2x import __version__
 from yadage2x.cli import validate
 
 from .commands import pack, run, verify
+from .portal.cli import pull, push, serve
 
 
 @click.group()
@@ -17,5 +18,5 @@ def main() -> None:
 
 
 main.add_command(validate)
-for _command in (pack, verify, run):
+for _command in (pack, verify, run, serve, push, pull):
     main.add_command(_command)

@@ -1,0 +1,590 @@
+"""The embedded portal: the part of CERN Analysis Preservation's REST API that deposits need, as a
+Starlette app (served by uvicorn, see `cli.serve`).
+
+What it speaks, from shared/research/portal-api.md (CAP's endpoints and what cap-client 1.4 sends):
+deposits (create 201, get, metadata PUT/PATCH 200, delete 204, search with hits.hits), the deposit's
+file list, actions (publish 202, permissions 201), records, buckets (object PUT 200 with an md5
+checksum, GET streaming with ETag and Content-MD5, DELETE 204), /api/me and the JSON schemas.
+Content negotiation on Accept as CAP does it (default JSON, application/basic+json,
+application/permissions+json). Tokens: `Authorization: Bearer|OAuth2 <token>`, or `?access_token=`.
+
+Access: a deposit's owner may do anything with it; others only what they were granted with the
+permissions action (deposit-read < deposit-update < deposit-admin). A draft someone may not read is
+403 (as CAP), its bucket and objects 404 (as invenio-files-rest). Published records, like CAP's
+records within an experiment, are readable by every user of the portal and writable by none.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import mimetypes
+from pathlib import Path
+from urllib.parse import parse_qsl, quote
+
+import jsonschema
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from .faults import Faults
+from .storage import ACTIONS, Deposit, Obj, Storage
+
+MAX_KEY = 255  # invenio-files-rest's FILES_REST_OBJECT_KEY_MAX_LEN
+INTERNAL = ("_deposit", "_access", "_experiment", "_fetched_from", "_user_edited", "_files", "general_title", "$schema", "$ana_type")
+SCHEMA_HOST = "https://analysispreservation.cern.ch/schemas"
+
+# The one deposit type this portal knows: a preserved workflow. Like CAP's schemas, `required` is not
+# enforced on drafts, so none is declared; unknown top-level fields are refused.
+SCHEMAS = {
+    "recast-archive": {
+        "fullname": "RECAST archive",
+        "version": "0.0.1",
+        "experiment": "RECAST",
+        "deposit_schema": {
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "basic_info": {
+                    "type": "object",
+                    "properties": {
+                        "analysis_title": {"type": "string"},
+                        "abstract": {"type": "string"},
+                    },
+                },
+                "workflows": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"workflow_title": {"type": "string"}, "workflow": {"type": "object"}},
+                    },
+                },
+                "deposit": {
+                    "type": "object",
+                    "description": "what recast-archive push records about the bag it uploaded",
+                    "properties": {
+                        "format": {"type": "string"},
+                        "layout": {"enum": ["files", "packed"]},
+                        "payload_sha256": {"type": "string"},
+                        "files": {"type": "integer"},
+                        "bytes": {"type": "integer"},
+                    },
+                },
+            },
+        },
+    }
+}
+
+
+def schema_url(name: str) -> str:
+    return f"{SCHEMA_HOST}/deposits/records/{name}-v{SCHEMAS[name]['version']}.json"
+
+
+def schema_by_url(url: str) -> str | None:
+    return next((name for name in SCHEMAS if schema_url(name) == url), None)
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, message: str, errors: list | None = None, headers: dict | None = None):
+        self.status, self.message, self.errors, self.headers = status, message, errors, headers
+
+
+def error_response(request: Request, exc: HTTPError) -> JSONResponse:
+    body = {"status": exc.status, "message": exc.message}
+    if exc.errors:
+        body["errors"] = exc.errors
+    return JSONResponse(body, status_code=exc.status, headers=exc.headers)
+
+
+class BlobResponse(FileResponse):
+    chunk_size = 1 << 20  # Starlette's 64 KiB means one thread hop per 64 KiB: too slow for GB files
+
+
+class BrokenResponse(Response):
+    """Fault injection: start a response and then fail, which makes uvicorn close the connection
+    mid-stream, as a crashing server or a broken network would."""
+
+    def __init__(self, status: int, headers: dict, body: bytes):
+        super().__init__(status_code=status, headers=headers)
+        self._partial = body
+
+    async def __call__(self, scope, receive, send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        if self._partial:
+            await send({"type": "http.response.body", "body": self._partial, "more_body": True})
+        raise ConnectionAbortedError("fault injected: connection dropped")
+
+
+class Portal:
+    def __init__(self, storage: Storage, faults: Faults):
+        self.storage, self.faults = storage, faults
+
+    # auth and lookup ---------------------------------------------------------------------------
+    def user(self, request: Request) -> str:
+        header = request.headers.get("authorization")
+        if header is not None:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() not in ("bearer", "oauth2"):
+                token = ""
+        else:
+            token = request.query_params.get("access_token", "")
+        email = self.storage.user_for_token(token.strip()) if token.strip() else None
+        if email is None:
+            raise HTTPError(401, "The server could not verify that you are authorized to access the URL requested.")
+        return email
+
+    def readable_deposit(self, request: Request, user: str, action: str = "deposit-read") -> Deposit:
+        deposit = self.storage.deposit(request.path_params["pid"])
+        if deposit is None:
+            raise HTTPError(404, "PID does not exist.")
+        if not self.storage.can(user, deposit, action):
+            raise HTTPError(403, "You do not have a permission for this action.")
+        return deposit
+
+    def bucket_for(self, user: str, bucket_id: str, write: bool):
+        """The bucket if `user` may read it (404 otherwise, as invenio-files-rest hides buckets)."""
+        bucket = self.storage.bucket(bucket_id)
+        if bucket is None:
+            raise HTTPError(404, "Bucket does not exist.")
+        deposit = self.storage.deposit(bucket.pid)
+        if bucket.recid is None and not self.storage.can(user, deposit, "deposit-read"):
+            raise HTTPError(404, "Bucket does not exist.")
+        if write:
+            if bucket.locked:
+                raise HTTPError(403, "Bucket is locked for modifications.")
+            if not self.storage.can(user, deposit, "deposit-update"):
+                raise HTTPError(403, "You do not have a permission for this action.")
+        return bucket
+
+    # serialisers -------------------------------------------------------------------------------
+    def object_json(self, base: str, obj: Obj) -> dict:
+        url = f"{base}api/files/{obj.bucket}/{quote(obj.key)}"
+        return {
+            "key": obj.key, "size": obj.size, "checksum": obj.checksum,
+            "mimetype": mimetypes.guess_type(obj.key)[0] or "application/octet-stream",
+            "version_id": obj.version_id, "is_head": True, "delete_marker": False, "tags": obj.tags,
+            "created": obj.created, "updated": obj.created, "bucket": obj.bucket,
+            "links": {"self": url, "version": f"{url}?versionId={obj.version_id}", "uploads": f"{url}?uploads"},
+        }
+
+    def access_json(self, deposit: Deposit, prefix: str) -> dict:
+        result = {f"{prefix}-{a.split('-')[1]}": {"users": [], "roles": []} for a in ACTIONS}
+        for action in ACTIONS:
+            result[f"{prefix}-{action.split('-')[1]}"]["users"].append({"email": deposit.owner, "profile": {}})
+        for grant in self.storage.grants(deposit.pid):
+            entry = result[f"{prefix}-{grant['action'].split('-')[1]}"]
+            if grant["kind"] == "egroup":
+                entry["roles"].append(grant["email"])
+            else:
+                entry["users"].append({"email": grant["email"], "profile": {}})
+        return result
+
+    def permissions_json(self, deposit: Deposit) -> dict:
+        out = {a.split("-")[1]: {"users": [], "roles": []} for a in ACTIONS}
+        for action in ACTIONS:
+            out[action.split("-")[1]]["users"].append(deposit.owner)
+        for grant in self.storage.grants(deposit.pid):
+            out[grant["action"].split("-")[1]]["roles" if grant["kind"] == "egroup" else "users"].append(grant["email"])
+        return {"permissions": out}
+
+    def schema_json(self, name: str) -> dict:
+        return {"fullname": SCHEMAS[name]["fullname"], "name": name, "version": SCHEMAS[name]["version"]}
+
+    def deposit_json(self, request: Request, user: str, deposit: Deposit) -> dict:
+        base = str(request.base_url)
+        api = f"{base}api/deposits/{deposit.pid}"
+        actions = ("publish", "edit", "discard", "permissions", "clone", "upload", "disconnect_webhook")
+        body = {
+            "id": deposit.pid, "type": "deposit", "revision": deposit.revision, "status": deposit.status,
+            "schema": self.schema_json(deposit.schema), "experiment": SCHEMAS[deposit.schema]["experiment"],
+            "metadata": deposit.metadata,
+            "files": [self.object_json(base, o) for o in self.storage.objects(deposit.bucket)],
+            "labels": [], "is_owner": user == deposit.owner,
+            "created": deposit.created, "updated": deposit.updated,
+            "created_by": {"email": deposit.owner, "profile": {}},
+            "access": self.access_json(deposit, "deposit"),
+            "links": {
+                "self": api, "bucket": f"{base}api/files/{deposit.bucket}", "files": f"{api}/files",
+                "html": f"{base}drafts/{deposit.pid}", **{a: f"{api}/actions/{a}" for a in actions},
+            },
+        }
+        if deposit.recid:
+            body["recid"] = deposit.recid
+        return body
+
+    def record_json(self, request: Request, user: str, recid: str) -> dict:
+        record = self.storage.record(recid)
+        deposit = self.storage.deposit(record.pid)
+        base = str(request.base_url)
+        return {
+            "id": record.recid, "type": "record", "revision": 0, "status": "published",
+            "schema": self.schema_json(deposit.schema), "experiment": SCHEMAS[deposit.schema]["experiment"],
+            "metadata": record.metadata, "draft_id": record.pid, "labels": [], "is_owner": user == deposit.owner,
+            "files": [self.object_json(base, o) for o in self.storage.objects(record.bucket)],
+            "created": record.created, "updated": record.created,
+            "created_by": {"email": deposit.owner, "profile": {}},
+            "access": self.access_json(deposit, "record"),
+            "links": {
+                "self": f"{base}api/records/{recid}", "bucket": f"{base}api/files/{record.bucket}",
+                "html": f"{base}published/{recid}",
+            },
+        }
+
+    def negotiated(self, request: Request, full: dict, basic: dict, deposit: Deposit | None, status: int = 200,
+                   headers: dict | None = None) -> JSONResponse:
+        """CAP's serializers by Accept: default JSON, basic+json, permissions+json."""
+        for item in request.headers.get("accept", "*/*").split(","):
+            kind = item.split(";")[0].strip().lower()
+            if kind in ("application/json", "*/*", "application/*", "application/form+json", ""):
+                return JSONResponse(full, status, headers)
+            if kind == "application/basic+json":
+                return JSONResponse(basic, status, headers)
+            if kind == "application/permissions+json" and deposit is not None:
+                return JSONResponse(self.permissions_json(deposit), status, headers)
+        raise HTTPError(406, "Invalid 'Accept' header: no serializer for it.")
+
+    def deposit_response(self, request: Request, user: str, deposit: Deposit, status: int = 200, headers=None):
+        basic = {"pid": deposit.pid, "metadata": deposit.metadata, "created": deposit.created, "updated": deposit.updated}
+        if deposit.recid:
+            basic["recid"] = deposit.recid
+        return self.negotiated(request, self.deposit_json(request, user, deposit), basic, deposit, status, headers)
+
+    # metadata ----------------------------------------------------------------------------------
+    def validated(self, schema: str, metadata: dict) -> dict:
+        if not isinstance(metadata, dict):
+            raise HTTPError(400, "The metadata must be a JSON object.")
+        metadata = {k: v for k, v in metadata.items() if k not in INTERNAL}
+        validator = jsonschema.Draft7Validator(SCHEMAS[schema]["deposit_schema"])
+        errors = sorted(validator.iter_errors(metadata), key=lambda e: list(e.absolute_path))
+        if errors:
+            raise HTTPError(
+                422, "Validation error. Try again with valid data",
+                [{"field": list(e.absolute_path), "message": e.message} for e in errors],
+            )
+        return metadata
+
+
+async def json_body(request: Request):
+    try:
+        return json.loads(await request.body() or b"null")
+    except ValueError:
+        raise HTTPError(400, "The request body is not valid JSON.") from None
+
+
+def apply_patch(document: dict, patch: list) -> dict:
+    """RFC 6902's add, replace and remove (what cap-client sends), on a copy."""
+    document = json.loads(json.dumps(document))
+    if not isinstance(patch, list):
+        raise HTTPError(400, "A JSON patch must be a list of operations.")
+    for op in patch:
+        try:
+            parts = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].split("/")[1:]]
+            parent = document
+            for part in parts[:-1]:
+                parent = parent[int(part)] if isinstance(parent, list) else parent[part]
+            last = parts[-1]
+            if isinstance(parent, list):
+                index = len(parent) if last == "-" else int(last)
+                if op["op"] == "add":
+                    parent.insert(index, op["value"])
+                elif op["op"] == "replace":
+                    parent[index] = op["value"]
+                elif op["op"] == "remove":
+                    del parent[index]
+                else:
+                    raise KeyError(op["op"])
+            elif op["op"] in ("add", "replace"):
+                if op["op"] == "replace" and last not in parent:
+                    raise KeyError(last)
+                parent[last] = op["value"]
+            elif op["op"] == "remove":
+                del parent[last]
+            else:
+                raise KeyError(op["op"])
+        except (KeyError, IndexError, ValueError, TypeError, AttributeError):
+            raise HTTPError(400, f"Invalid JSON patch operation: {json.dumps(op)[:200]}") from None
+    return document
+
+
+def create_app(data: Path, faults: Faults) -> Starlette:
+    storage = Storage(data)
+    portal = Portal(storage, faults)
+
+    async def me(request: Request):
+        user = portal.user(request)
+        groups = [
+            {"name": s["fullname"], "deposit_group": name, "schema_path": schema_url(name)}
+            for name, s in SCHEMAS.items()
+        ]
+        return JSONResponse({"id": user, "email": user, "deposit_groups": groups, "profile": {}, "roles": []})
+
+    async def jsonschema_view(request: Request):
+        portal.user(request)
+        name = request.path_params["name"]
+        version = request.path_params.get("version")
+        if name not in SCHEMAS or version not in (None, SCHEMAS[name]["version"]):
+            raise HTTPError(404, "Schema not found.")
+        schema = SCHEMAS[name]
+        return JSONResponse({
+            **portal.schema_json(name),
+            "deposit_schema": schema["deposit_schema"], "record_schema": schema["deposit_schema"],
+            "deposit_options": {}, "record_options": {}, "links": {"deposit": schema_url(name)},
+        })
+
+    async def deposits(request: Request):
+        user = portal.user(request)
+        if request.method == "GET":
+            only_own = request.query_params.get("by_me", "").lower() in ("true", "1")
+            found = storage.deposits_readable_by(user, only_own)
+            return search_response(request, found, lambda d: portal.deposit_response(request, user, d))
+        data = await json_body(request)
+        if not isinstance(data, dict):
+            raise HTTPError(400, "The deposit must be a JSON object.")
+        if "$ana_type" in data:
+            schema = data["$ana_type"]
+            if schema not in SCHEMAS:
+                raise HTTPError(400, f"Schema with name {schema} doesnt exist.")
+        elif "$schema" in data:
+            schema = schema_by_url(data["$schema"])
+            if schema is None:
+                raise HTTPError(400, f"Schema {data['$schema']} doesnt exist.")
+        else:
+            raise HTTPError(400, "You have to specify either $schema or $ana_type")
+        deposit = storage.create_deposit(user, schema, portal.validated(schema, data))
+        location = {"Location": f"{request.base_url}deposits/{deposit.pid}", "ETag": '"0"'}
+        return portal.deposit_response(request, user, deposit, 201, location)
+
+    def search_response(request: Request, items: list, render) -> JSONResponse:
+        try:
+            page = max(int(request.query_params.get("page", 1)), 1)
+            size = max(int(request.query_params.get("size", 10)), 1)
+        except ValueError:
+            raise HTTPError(400, "page and size must be numbers.") from None
+        # each hit in the serialisation the request asked for (cap-client asks for basic+json)
+        hits = [json.loads(render(item).body) for item in items[(page - 1) * size: page * size]]
+        return JSONResponse({"hits": {"hits": hits, "total": len(items)}, "links": {"self": str(request.url)}, "aggregations": {}})
+
+    async def deposit_view(request: Request):
+        user = portal.user(request)
+        if request.method == "GET":
+            return portal.deposit_response(request, user, portal.readable_deposit(request, user))
+        if request.method == "DELETE":
+            deposit = portal.readable_deposit(request, user, "deposit-admin")
+            if deposit.status == "published":
+                raise HTTPError(403, "Invalid action")
+            storage.delete_deposit(deposit.pid)
+            return Response(status_code=204)
+        deposit = portal.readable_deposit(request, user, "deposit-update")
+        if deposit.status == "published":
+            raise HTTPError(403, "Invalid action")
+        body = await json_body(request)
+        if request.method == "PATCH":
+            kind = request.headers.get("content-type", "").split(";")[0].strip()
+            if kind != "application/json-patch+json":
+                raise HTTPError(415, "Invalid Content-Type: a PATCH takes application/json-patch+json.")
+            body = apply_patch(deposit.metadata, body)
+        storage.update_metadata(deposit.pid, portal.validated(deposit.schema, body))
+        return portal.deposit_response(request, user, storage.deposit(deposit.pid))
+
+    async def deposit_files(request: Request):
+        user = portal.user(request)
+        deposit = portal.readable_deposit(request, user)
+        return JSONResponse([
+            {"id": o.version_id, "filename": o.key, "filesize": o.size, "checksum": o.checksum}
+            for o in storage.objects(deposit.bucket)
+        ])
+
+    async def action(request: Request):
+        user = portal.user(request)
+        name = request.path_params["action"]
+        if name == "publish":
+            deposit = portal.readable_deposit(request, user, "deposit-admin")
+            if deposit.status == "published":
+                raise HTTPError(403, "Invalid action")
+            portal.validated(deposit.schema, deposit.metadata)
+            storage.publish(deposit.pid)
+            return portal.deposit_response(request, user, storage.deposit(deposit.pid), 202)
+        if name == "permissions":
+            deposit = portal.readable_deposit(request, user, "deposit-admin")
+            changes = await json_body(request)
+            update_permissions(deposit, changes)
+            return portal.deposit_response(request, user, deposit, 201)
+        raise HTTPError(400, f"Action {name} is not supported by this portal (publish, permissions).")
+
+    def update_permissions(deposit: Deposit, changes) -> None:
+        if not isinstance(changes, list):
+            raise HTTPError(400, "Permissions must be a list of changes.")
+        for change in changes:
+            if not isinstance(change, dict) or change.get("action") not in ACTIONS or change.get("op") not in ("add", "remove"):
+                raise HTTPError(400, f"Invalid permission change: {json.dumps(change)[:200]}")
+            kind = "egroup" if change.get("type") == "egroup" else "user"
+            email = str(change.get("email", ""))
+            if kind == "user" and email not in storage.users():
+                raise HTTPError(400, "User with this mail does not exist.")
+            if change["op"] == "add" and not storage.grant(deposit.pid, email, kind, change["action"]):
+                raise HTTPError(400, "Permission already exist.")
+            if change["op"] == "remove" and not storage.revoke(deposit.pid, email, kind, change["action"]):
+                raise HTTPError(400, "Permission does not exist.")
+
+    async def records(request: Request):
+        user = portal.user(request)
+        only_own = request.query_params.get("by_me", "").lower() in ("true", "1")
+        found = [r.recid for r in storage.records(user if only_own else None)]
+        return search_response(request, found, lambda recid: record_response(request, user, recid))
+
+    def record_response(request: Request, user: str, recid: str) -> JSONResponse:
+        full = portal.record_json(request, user, recid)
+        basic = {"pid": recid, "recid": recid, "metadata": full["metadata"], "created": full["created"], "updated": full["updated"]}
+        return portal.negotiated(request, full, basic, None)
+
+    async def record_view(request: Request):
+        user = portal.user(request)
+        recid = request.path_params["recid"]
+        if storage.record(recid) is None:
+            raise HTTPError(404, "PID does not exist.")
+        return record_response(request, user, recid)
+
+    async def bucket_view(request: Request):
+        user = portal.user(request)
+        bucket = portal.bucket_for(user, request.path_params["bucket"], write=False)
+        objects = storage.objects(bucket.id)
+        url = f"{request.base_url}api/files/{bucket.id}"
+        return JSONResponse({
+            "id": bucket.id, "size": sum(o.size for o in objects), "locked": bucket.locked,
+            "quota_size": None, "max_file_size": None,
+            "links": {"self": url, "versions": f"{url}?versions", "uploads": f"{url}?uploads"},
+            "contents": [portal.object_json(str(request.base_url), o) for o in objects],
+        })
+
+    async def object_view(request: Request):
+        user = portal.user(request)
+        key = request.path_params["key"]
+        if request.method == "GET":
+            bucket = portal.bucket_for(user, request.path_params["bucket"], write=False)
+            obj = storage.object(bucket.id, key)
+            if obj is None:
+                raise HTTPError(404, "Object does not exist.")
+            return download(obj)
+        bucket = portal.bucket_for(user, request.path_params["bucket"], write=True)
+        if request.method == "DELETE":
+            if storage.object(bucket.id, key) is None:
+                raise HTTPError(404, "Object does not exist.")
+            storage.delete_object(bucket.id, key)
+            return Response(status_code=204)
+        return await upload(request, bucket.id, key)
+
+    def download(obj: Obj) -> Response:
+        md5 = obj.checksum.split(":", 1)[1]
+        headers = {
+            "ETag": f'"{obj.checksum}"', "Content-MD5": md5,
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(obj.key.rsplit('/', 1)[-1])}",
+        }
+        if faults.take("download-500"):
+            raise HTTPError(500, "Internal server error (injected fault).")
+        if faults.take("download-truncate"):
+            with open(storage.blob_path(obj.blob), "rb") as handle:
+                half = handle.read(max(obj.size // 2, 0))
+            return BrokenResponse(200, {**headers, "Content-Length": str(obj.size)}, half)
+        return BlobResponse(storage.blob_path(obj.blob), headers=headers, media_type="application/octet-stream")
+
+    async def upload(request: Request, bucket_id: str, key: str) -> Response:
+        if not key or len(key) > MAX_KEY:
+            raise HTTPError(400, f"Key must be 1 to {MAX_KEY} characters long.")
+        length = request.headers.get("content-length")
+        if length is None or not length.isdigit():
+            raise HTTPError(400, "Missing Content-Length header (chunked uploads are not accepted).")
+        length = int(length)
+        if length < 1:
+            raise HTTPError(400, "Files must be at least 1 byte long.")
+        if faults.take("upload-500"):
+            raise HTTPError(500, "Internal server error (injected fault).")
+        if faults.take("upload-429"):
+            raise HTTPError(429, "Too many requests (injected fault).", headers={"Retry-After": "0"})
+        drop = faults.take("upload-drop")
+        tags = dict(parse_qsl(request.headers.get("x-cap-file-tags", "")))
+        blob, part = storage.new_upload()
+        try:
+            received, md5 = await receive_body(request, part, length // 2 if drop else None)
+            if drop or received != length:
+                part.unlink()
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        if drop:
+            return BrokenResponse(500, {"Content-Length": "100"}, b"")
+        if received != length:
+            raise HTTPError(400, f"Received {received} bytes, Content-Length said {length}.")
+        obj = storage.commit_upload(bucket_id, key, blob, part, received, md5, tags)
+        if faults.take("upload-bad-checksum"):
+            obj.checksum = "md5:" + hashlib.md5(b"injected fault").hexdigest()
+        return JSONResponse(portal.object_json(str(request.base_url), obj), headers={"ETag": f'"{obj.checksum}"'})
+
+    async def receive_body(request: Request, part: Path, stop_after: int | None) -> tuple[int, str]:
+        """Stream the body to `part`, hashing it. Writing and hashing run in a worker thread on one
+        batch while the event loop receives the next, so the two overlap on two cores."""
+        md5, received = hashlib.md5(), 0
+        pending: asyncio.Future | None = None
+        batch = bytearray()
+
+        def write(handle, data: bytes) -> None:
+            handle.write(data)
+            md5.update(data)
+
+        loop = asyncio.get_running_loop()
+        with open(part, "wb") as handle:
+            try:
+                async for chunk in request.stream():
+                    batch += chunk
+                    received += len(chunk)
+                    if len(batch) >= 1 << 20:
+                        if pending is not None:
+                            await pending
+                        pending = loop.run_in_executor(None, write, handle, bytes(batch))
+                        batch.clear()
+                    if stop_after is not None and received >= stop_after:
+                        break
+            except ClientDisconnect:
+                if pending is not None:
+                    await pending
+                raise
+            if pending is not None:
+                await pending
+            write(handle, bytes(batch))
+        return received, md5.hexdigest()
+
+    async def not_found(request: Request, exc):
+        return JSONResponse({"status": 404, "message": "The requested URL was not found on the server."}, 404)
+
+    async def crash(request: Request, exc: Exception):
+        return JSONResponse({"status": 500, "message": "Internal server error."}, 500)
+
+    def guarded(endpoint):
+        async def run(request: Request):
+            if faults.take("api-500"):
+                raise HTTPError(500, "Internal server error (injected fault).")
+            return await endpoint(request)
+        return run
+
+    routes = [
+        Route("/api/me", guarded(me)),
+        Route("/api/jsonschemas/{name}", guarded(jsonschema_view)),
+        Route("/api/jsonschemas/{name}/{version}", guarded(jsonschema_view)),
+        Route("/api/deposits/", guarded(deposits), methods=["GET", "POST"]),
+        Route("/api/deposits/{pid}", guarded(deposit_view), methods=["GET", "PUT", "PATCH", "DELETE"]),
+        Route("/api/deposits/{pid}/files", guarded(deposit_files)),
+        Route("/api/deposits/{pid}/actions/{action}", guarded(action), methods=["POST"]),
+        Route("/api/records/", guarded(records)),
+        Route("/api/records/{recid}", guarded(record_view)),
+        Route("/api/files/{bucket}", guarded(bucket_view)),
+        Route("/api/files/{bucket}/{key:path}", object_view, methods=["GET", "PUT", "DELETE"]),
+    ]
+    handlers = {HTTPError: error_response, 404: not_found, 500: crash}
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        storage.close()
+
+    return Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
