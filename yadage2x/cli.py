@@ -150,8 +150,9 @@ ENGINES = ("yadage", "snakemake", "cwl")
 @click.option("--docker", is_flag=True, help="Run docker-encapsulated steps in Docker (default: on the host).")
 @click.option("--stub", is_flag=True, help="Do not run docker-encapsulated steps: create the files their commands name (for software not installed here).")
 @click.option("--strict-order", is_flag=True, help="Count lists with the same items in another order as a difference.")
+@click.option("--cwl-runner", type=click.Choice(["cwltool", "toil-cwl-runner"]), default="cwltool", show_default=True, help="The runner of the cwl engine.")
 @reports_errors
-def check(workflow, toplevel, inputs, params, initdir, engines, expected, update, workdir, docker, stub, strict_order):
+def check(workflow, toplevel, inputs, params, initdir, engines, expected, update, workdir, docker, stub, strict_order, cwl_runner):
     """Run the workflow on each engine and compare what they publish (exit 0 only if they agree)."""
     import tempfile
 
@@ -165,9 +166,6 @@ def check(workflow, toplevel, inputs, params, initdir, engines, expected, update
         raise Yadage2xError(f"--engines: unknown engine {', '.join(unknown) or '(none)'}; choose from {', '.join(ENGINES)}")
     if update and (not expected or wanted != ["yadage"]):
         raise Yadage2xError("--update writes yadage's capture: give --expected FILE and --engines yadage")
-    not_yet = [e for e in wanted if e not in ("yadage", "snakemake")]
-    if not_yet:
-        raise Yadage2xError(f"the {', '.join(not_yet)} emitter is not built yet; check --engines yadage against a stored capture")
     initdata = init_data(inputs, params)
     loaded = load_workflow(workflow, toplevel, initdata)  # refuse a broken workflow before running anything
     _warn(loaded)
@@ -180,11 +178,17 @@ def check(workflow, toplevel, inputs, params, initdir, engines, expected, update
             if engine == "yadage":
                 result = run_yadage(loaded.path, loaded.toplevel, base / "yadage", initdata, Path(initdir) if initdir else None, docker, stub)
                 captured[engine], log = result.capture, result.log
+            elif engine == "cwl":
+                from .engines import run_cwl
+
+                if stub:
+                    raise Yadage2xError("--stub is not available for the cwl engine")
+                captured[engine], log = run_cwl(loaded, base / engine, initdata, Path(initdir) if initdir else None, docker, cwl_runner)
             else:
                 from .engines import run_snakemake
 
                 if docker:
-                    raise Yadage2xError("--docker is for the yadage engine only so far")
+                    raise Yadage2xError("--docker is for the yadage and cwl engines only so far")
                 captured[engine], log = run_snakemake(loaded, base / engine, initdata, Path(initdir) if initdir else None, stub)
             click.echo(f"{engine}: {captured[engine]['status']} ({len(captured[engine]['instances'])} instances, log {log if workdir else 'discarded'})")
     if update:
@@ -224,5 +228,30 @@ def snakemake(workflow, toplevel, inputs, params, initdir, outdir):
     loaded = load_workflow(workflow, toplevel, initdata)
     _warn(loaded)
     written = emit(loaded.workflow, loaded.path.name, Path(outdir), initdata, str(Path(initdir).resolve()) if initdir else None)
+    for path in written:
+        click.echo(f"wrote {path}")
+
+
+@main.command("cwl")
+@workflow_arg
+@toplevel_opt
+@inputs_opt
+@param_opt
+@click.option("--initdir", type=click.Path(file_okay=False, exists=True), help="Init directory: init values naming files become File inputs.")
+@click.option("-o", "--outdir", type=click.Path(file_okay=False), required=True, help="Where to write workflow.cwl and inputs.yml.")
+@click.option("--split", is_flag=True, help="Write each step's tool beside the workflow (tools/*.cwl) instead of packing them into workflow.cwl.")
+@click.option("--strict", is_flag=True, help="Refuse what CWL can only keep as a hint (resources) instead of reporting the loss.")
+@reports_errors
+def cwl(workflow, toplevel, inputs, params, initdir, outdir, split, strict):
+    """Write CWL v1.2 (workflow.cwl, inputs.yml) that any CWL runner executes as yadage would."""
+    from .emit.cwl import emit
+
+    initdata = init_data(inputs, params)
+    loaded = load_workflow(workflow, toplevel, initdata)
+    _warn(loaded)
+    written, losses = emit(loaded.workflow, loaded.path.name, Path(outdir), initdata,
+                           str(Path(initdir).resolve()) if initdir else None, strict=strict, split=split)
+    for loss in losses:
+        click.echo(f"{loss.pos}: loss: {loss.message}", err=True)
     for path in written:
         click.echo(f"wrote {path}")

@@ -35,3 +35,10 @@ def run_snakemake(loaded, base: Path, initdata: dict | None, initdir: Path | Non
         proc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT)
     status = "success" if proc.returncode == 0 else "failed"
     return capture.from_results("snakemake", run, initdir, status), log
+
+
+def run_cwl(loaded, base: Path, initdata: dict | None, initdir: Path | None, docker: bool = False, runner: str = "cwltool") -> tuple[dict, Path]:
+    """Emit workflow.cwl into base/workflow and run it with a CWL runner; return the capture and the log."""
+    from .emit.cwl_run import run_cwl as run
+
+    return run(loaded, base, initdata, initdir, docker, runner)

@@ -1,0 +1,711 @@
+"""Emit CWL v1.2 that any CWL runner executes with yadage's results: `workflow.cwl` (tools packed
+into it, or beside it in `tools/`) and `inputs.yml` (the init data), built from cwl_utils' typed
+v1.2 objects.
+
+How yadage maps onto CWL:
+- a stage is a workflow step, named after the stage; a step body is a CommandLineTool run by
+  `sh -c <command>` (a script is written by InitialWorkDirRequirement and fed on stdin), a
+  sub-workflow body is a nested Workflow; multistep stages scatter (zip: dotproduct,
+  cartesian: flat_crossproduct);
+- `{workdir}` is the tool's output directory (`$(runtime.outdir)`); literal parameters are
+  formatted into the command when emitting, as packtivity formats them; values from other
+  stages are parameter references (`$(inputs.x.path)` for files), or `yadage.*` JavaScript
+  (cwl_js.py) where packtivity's Python formatting has no CWL equivalent;
+- each published value is an output port named by its key (`files__main` for `files.main`):
+  paths in the work directory are `glob`s typed File or Directory, parameters are passed
+  through with `outputEval`; each tool also outputs its whole work directory (`workdir`) so that
+  a run can be laid out as yadage lays it out;
+- a sub-workflow's ports reach its parent as `<stage>__<port>`; registered values as
+  `<key>__registered`;
+- docker environments are DockerRequirement hints (so `cwltool --no-container` runs them on
+  the host); what CWL cannot say (resources) goes to `yadage2x:` hints and the loss report.
+Constructs that cannot be expressed faithfully are refused with their position (`unsupported`).
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cwl_utils.parser import cwl_v1_2 as cwl
+from ruamel.yaml import YAML
+
+from .. import __version__
+from ..errors import Problem, SpecError
+from ..ir import (
+    Cases, ConstantPublisher, DockerEnvironment, FromGlobPublisher, FromParPublisher, FromValue,
+    InterpolatedPublisher, Literal, ManualProcess, Ref, ScriptProcess, Stage, Step, Workflow, thaw,
+)
+from ..runtime import contextualise, init_result
+from ..selectors import SelectorError, parse
+from .cwl_js import LIBRARY
+
+NAMESPACE = "https://yadage2x.invalid/cwl#"  # our hints (resources); runners ignore unknown hints
+PATH = ["null", "File", "Directory"]  # a path published from the work directory (may be missing)
+ANY = "Any"
+WORKDIR = "\0workdir\0"  # stands for {workdir} until the text becomes CWL
+SCRIPT = ".yadage2x-script"  # where a script process is written in the work directory
+
+
+def array(t):
+    return {"type": "array", "items": t}
+
+
+def is_array(t) -> bool:
+    return isinstance(t, dict) and t.get("type") == "array"
+
+
+def is_path(t) -> bool:
+    return t in ("File", "Directory") or (isinstance(t, list) and set(t) <= set(PATH) and t != ["null"])
+
+
+def value_type(value):
+    """The CWL type of a JSON value known when emitting (init data, literals)."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "int" if -2**31 <= value < 2**31 else "long"
+    if isinstance(value, float):
+        return "double"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (list, tuple)) and value:
+        items = {json.dumps(value_type(v), sort_keys=True) for v in value}
+        if len(items) == 1 and json.loads(items.pop()) not in (ANY,):
+            return array(value_type(value[0]))
+        return array(ANY)
+    if isinstance(value, (list, tuple)):
+        return array(ANY)
+    return ANY
+
+
+def cwl_id(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def js_get(key: str) -> str:
+    return f"inputs.{key}" if re.fullmatch(r"[A-Za-z_]\w*", key) else f"inputs[{json.dumps(key)}]"
+
+
+def escape(text: str) -> str:
+    """Literal text inside a CWL string that also holds parameter references."""
+    return text.replace("\\", "\\\\").replace("$(", "\\$(").replace("${", "\\${")
+
+
+class Refused(Exception):
+    def __init__(self, pos, message):
+        super().__init__(message)
+        self.problem = Problem(pos, f"cwl: {message}")
+
+
+# ---------------------------------------------------------------------------------------------
+# values as seen inside a tool: a literal known now, or an input port
+
+
+@dataclass
+class Binding:
+    """A parameter of a step as the tool sees it."""
+
+    literal: bool
+    value: object = None  # the literal (contextualised with WORKDIR)
+    type: object = ANY  # the input's CWL type
+    id: str = ""  # the tool's input (a parameter's key, renamed where an output has that name)
+
+
+@dataclass
+class Source:
+    """Where a step input comes from: a source port, or a default, shaped by optional JS."""
+
+    source: str | None
+    type: object
+    value_from: str | None = None
+    default: object = None
+    js: bool = False
+
+
+@dataclass
+class Scope:
+    """A workflow being compiled: its stages' ports (id -> type) and its init inputs."""
+
+    workflow: Workflow
+    inputs: dict
+    ports: dict = field(default_factory=dict)  # stage name -> {port id: type}
+    path: tuple = ()
+
+
+class Compiler:
+    def __init__(self):
+        self.uses_js = False
+        self.features: set[str] = set()
+        self.losses: list[Problem] = []
+        self.tools: dict[str, cwl.Process] = {}
+
+    # -- templates ---------------------------------------------------------------------------
+
+    def template(self, text: str, bindings: dict, pos, command: bool, workdir: str = "$(runtime.outdir)") -> str:
+        """A yadage template (str.format over the parameters) as a CWL string: literal values
+        formatted now as packtivity formats them, inputs as parameter references."""
+        pieces, dynamic = [], False
+        try:
+            parsed = list(string.Formatter().parse(text))
+        except ValueError as exc:
+            raise Refused(pos, f"cannot read the template: {exc}") from None
+        for literal_text, name, spec, conversion in parsed:
+            pieces.append(("text", literal_text))
+            if name is None:
+                continue
+            if spec or conversion:
+                raise Refused(pos, f"'{{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}': format specs and conversions are not translated")
+            if name == "workdir" and not command and name not in bindings:
+                pieces.append(("text", WORKDIR))
+                continue
+            if name not in bindings:
+                raise Refused(pos, f"'{{{name}}}' is not a parameter of this step (fields with indices or attributes are not translated)")
+            binding = bindings[name]
+            if binding.literal:
+                value = binding.value
+                if command and isinstance(value, list):
+                    formatted = " ".join(py_str(v) for v in value)
+                else:
+                    formatted = py_str(value)
+                pieces.append(("text", formatted))
+            else:
+                dynamic = True
+                pieces.append(("ref", self.reference(binding.id, binding.type, command)))
+        needs_parsing = dynamic or any(kind == "text" and ("$(" in t or "${" in t or WORKDIR in t) for kind, t in pieces)
+        out = []
+        for kind, t in pieces:
+            if kind == "ref":
+                out.append(t)
+            else:
+                t = escape(t) if needs_parsing else t
+                out.append(t.replace(WORKDIR, workdir))
+        return "".join(out)
+
+    def reference(self, input_id: str, t, command: bool) -> str:
+        get = js_get(input_id)
+        if is_path(t):
+            return f"$({get}.path)"
+        if t in ("string", "int", "long"):
+            return f"$({get})"
+        self.uses_js = True
+        return f"$(yadage.{'arg' if command else 'str'}({get}))"
+
+    # -- selections --------------------------------------------------------------------------
+
+    def resolve(self, scope: Scope, value, pos) -> Source:
+        """A Ref or FromValue as a step input."""
+        if isinstance(value, FromValue):
+            if value.scope:
+                raise Refused(pos, "fromvalue with a scope is not translated yet")
+            registered = scope.workflow.registered.get(value.key)
+            if not registered:
+                raise Refused(pos, f"no value '{value.key}' is registered in this scope")
+            value = registered[0].value
+            if not isinstance(value, Ref):
+                return Source(None, value_type(thaw(value.value)) if isinstance(value, Literal) else ANY,
+                              default=thaw(value.value) if isinstance(value, Literal) else None)
+        try:
+            alternatives = parse(value.selector)
+        except SelectorError as exc:
+            raise Refused(pos, f"selector '{value.selector}': {exc}") from None
+        if len(alternatives) != 1:
+            raise Refused(pos, f"selector '{value.selector}': unions of selectors are not translated yet")
+        source, t, depth, picks = self.walk(scope, alternatives[0], value, pos)
+        if value.single:
+            if depth:
+                raise Refused(pos, f"step: '{value.selector}' selects the instances of a multistep stage; use stages:")
+            return Source(source, t)
+        if depth == 1 and not value.flatten and not value.unwrap and not picks:
+            return Source(source, t)
+        if depth == 0 and value.unwrap and not value.flatten:
+            return Source(source, t)
+        self.uses_js = True
+        shaped = "self" if not picks else f"yadage.pick(self, {json.dumps(picks)})"
+        item = t
+        for _ in range(depth):
+            item = item["items"] if is_array(item) else ANY
+        result = ANY if (value.unwrap or value.flatten) else array(item)
+        return Source(source, result, f"$(yadage.select({shaped}, {depth}, {str(value.flatten).lower()}, {str(value.unwrap).lower()}))", js=True)
+
+    def walk(self, scope: Scope, path, ref: Ref, pos):
+        """(source id, type, scattered levels, index picks) of a selector path in ``scope``."""
+        here, crossed, picks, depth = scope, [], [], 0
+        target: Stage | None = None
+        init = False
+        for i, seg in enumerate(path):
+            if seg[0] == "name":
+                if target is not None:
+                    if not target.sub_workflows() or not isinstance(target.body, Workflow):
+                        raise Refused(pos, f"selector '{ref.selector}': '{target.name}' has no sub-workflow to select in")
+                    crossed.append(target)
+                    here = Scope(target.body, {}, path=here.path + (target.name,))
+                if seg[1] == "init" and not crossed:
+                    init = True
+                    target = None
+                    continue
+                stage = here.workflow.stage(seg[1])
+                if stage is None:
+                    raise Refused(pos, f"selector '{ref.selector}': no stage '{seg[1]}'")
+                target = stage
+                if stage.scheduler == "multistep-stage":
+                    depth += 1
+                    picks.append("*")
+            elif seg[0] == "index" and target is not None:
+                index = seg[1]
+                if isinstance(index, tuple):
+                    raise Refused(pos, f"selector '{ref.selector}': slices are not translated yet")
+                if target.scheduler == "multistep-stage":
+                    picks[-1] = index
+                elif index not in ("*", 0, -1):
+                    raise Refused(pos, f"selector '{ref.selector}': a singlestep stage has only instance 0")
+            else:
+                raise Refused(pos, f"selector '{ref.selector}': '*' and '..' are not translated yet")
+        if init:
+            if crossed or target is not None:
+                raise Refused(pos, f"selector '{ref.selector}' is not translated")
+            key = ref.output
+            if key not in scope.inputs:
+                raise Refused(pos, f"init has no value '{key}' here (jsonpaths into init values are not translated)")
+            return cwl_id(key), scope.inputs[key], 0, []
+        if target is None:
+            raise Refused(pos, f"selector '{ref.selector}' selects nothing")
+        if isinstance(target.body, Workflow):
+            port = f"{cwl_id(ref.output)}__registered"
+        else:
+            port = port_name(ref.output)
+        names = [s.name for s in crossed] + [target.name]
+        first = names[0]
+        inner = "__".join([cwl_id(n) for n in names[1:]] + [port])
+        ports = self.ports_of(scope, first, pos)
+        if inner not in ports:
+            raise Refused(pos, f"'{ref.output}' of '{'/'.join(names)}' is not a published value the CWL translation knows (nested values and whole results are not translated yet)")
+        if not any(p != "*" for p in picks):
+            picks = []
+        return f"{cwl_id(first)}/{inner}", ports[inner], depth, picks
+
+    def ports_of(self, scope: Scope, name: str, pos) -> dict:
+        if name not in scope.ports:
+            raise Refused(pos, f"stage '{name}' is read before it is compiled (a dependency cycle?)")
+        return scope.ports[name]
+
+    # -- workflows and stages ----------------------------------------------------------------
+
+    def workflow(self, wf: Workflow, inputs: dict, path: tuple = ()) -> tuple[cwl.Workflow, dict]:
+        """A yadage workflow (scope) as a CWL Workflow; its outputs as {id: type}."""
+        scope = Scope(wf, inputs, path=path)
+        steps, outputs = [], {}
+        for stage in order(wf):
+            new_steps, ports = self.stage(scope, stage)
+            steps.extend(new_steps)
+            scope.ports[stage.name] = ports
+            for port, t in ports.items():
+                outputs[f"{cwl_id(stage.name)}__{port}"] = (f"{cwl_id(stage.name)}/{port}", t)
+        for key, params in wf.registered.items():
+            param = params[0]
+            if not isinstance(param.value, Ref):
+                raise Refused(param.pos, "only stage-output selections can be registered in the CWL translation")
+            source = self.resolve(scope, param.value, param.pos)
+            if source.value_from:
+                raise Refused(param.pos, f"registered value '{key}' needs shaping that a workflow output cannot do; select it with step: or unwrap")
+            outputs[f"{cwl_id(key)}__registered"] = (source.source, source.type)
+        cwl_inputs = [cwl.WorkflowInputParameter(id=cwl_id(k), type_=t) for k, t in inputs.items()]
+        cwl_outputs = [cwl.WorkflowOutputParameter(id=k, type_=t, outputSource=src) for k, (src, t) in outputs.items()]
+        doc = cwl.Workflow(inputs=cwl_inputs, outputs=cwl_outputs, steps=steps, id=cwl_id("_".join(path)) or "main",
+                           label=f"yadage workflow {'/'.join(path) or '(top level)'}")
+        return doc, {k: t for k, (_, t) in outputs.items()}
+
+    def stage(self, scope: Scope, stage: Stage) -> tuple[list, dict]:
+        if isinstance(stage.body, Cases):
+            raise Refused(stage.body.pos, f"stage '{stage.name}' uses cases, not translated yet")
+        if stage.jq is not None:
+            raise Refused(stage.pos, f"stage '{stage.name}' is a jq-stage, not translated yet")
+        if stage.dependencies.kind == "expressions_fulfilled":
+            raise Refused(stage.dependencies.pos, "expressions_fulfilled dependencies are not translated yet")
+        scattered = set(stage.scatter.parameters) if stage.scatter else set()
+        sources: dict[str, Source] = {}
+        literals: dict[str, object] = {}
+        for param in stage.parameters:
+            if isinstance(param.value, Literal):
+                value = thaw(param.value.value)
+                if param.key in scattered:
+                    sources[param.key] = Source(None, value_type(value), default=value)
+                else:
+                    literals[param.key] = value
+            else:
+                sources[param.key] = self.resolve(scope, param.value, param.pos)
+        steps = []
+        name = cwl_id(stage.name)
+        scatter_method = None
+        if stage.scatter:
+            missing = [k for k in stage.scatter.parameters if k not in sources]
+            if missing:
+                raise Refused(stage.scatter.pos, f"scatter over '{missing[0]}', which is not a parameter")
+            self.features.add("ScatterFeatureRequirement")
+            sc = stage.scatter
+            grouped = bool(sc.batchsize or sc.partitionsize)
+            prepare = grouped or (sc.method == "zip" and len(sc.parameters) > 1) or any(sources[k].value_from or sources[k].source is None for k in sc.parameters)
+            if prepare:
+                steps.append(self.prepare_step(stage, {k: sources[k] for k in sc.parameters}))
+                for k in sc.parameters:
+                    item = sources[k].type["items"] if is_array(sources[k].type) else ANY
+                    sources[k] = Source(f"{name}__scatter/{cwl_id(k)}__instances", array(array(item) if grouped else item))
+            if len(sc.parameters) > 1:
+                scatter_method = "dotproduct" if sc.method == "zip" else "flat_crossproduct"
+        inner_types = {}
+        for key, src in sources.items():
+            t = src.type
+            if key in scattered:
+                t = t["items"] if is_array(t) else ANY
+            inner_types[key] = t
+        if isinstance(stage.body, Workflow):
+            step_in = [self.step_input(cwl_id(key), src) for key, src in sources.items()]
+            for key, value in literals.items():
+                step_in.append(cwl.WorkflowStepInput(id=cwl_id(key), default=value))
+                inner_types[key] = value_type(value)
+            self.features.add("SubworkflowFeatureRequirement")
+            run, outputs = self.workflow(stage.body, {k: inner_types[k] for k in stage.parameter_keys()}, scope.path + (stage.name,))
+            ids = {k: cwl_id(k) for k in sources}
+        else:
+            taken = set(publisher_ports(stage.body.publisher)) | {"workdir"}
+            ids = {k: cwl_id(k) + ("_in" if cwl_id(k) in taken else "") for k in stage.parameter_keys()}
+            bindings = {k: Binding(False, type=t, id=ids[k]) for k, t in inner_types.items()}
+            for key, value in literals.items():
+                bindings[key] = Binding(True, contextualise(value, WORKDIR), id=ids[key])
+            run, outputs = self.tool(stage, stage.body, bindings)
+            step_in = [self.step_input(ids[key], src) for key, src in sources.items()]
+        ports = {k: (array(t) if stage.scatter else t) for k, t in outputs.items()}
+        scatter = [ids[k] for k in stage.scatter.parameters] if stage.scatter else None
+        step = cwl.WorkflowStep(
+            id=name, in_=step_in, out=list(outputs), run=run,
+            scatter=scatter[0] if scatter and len(scatter) == 1 else scatter,
+            scatterMethod=scatter_method,
+            label=f"stage '{stage.name}', {os.path.basename(stage.pos.file)} line {stage.pos.line}",
+        )
+        steps.append(step)
+        return steps, ports
+
+    def step_input(self, input_id: str, src: Source):
+        if src.value_from:
+            self.features.add("StepInputExpressionRequirement")
+        if src.source is None:
+            return cwl.WorkflowStepInput(id=input_id, default=src.default)
+        return cwl.WorkflowStepInput(id=input_id, source=src.source, valueFrom=src.value_from)
+
+    def prepare_step(self, stage: Stage, sources: dict) -> cwl.WorkflowStep:
+        """An ExpressionTool that groups (batchsize, partitionsize) and truncates (zip) the
+        scattered values as yadage does, before CWL scatters them."""
+        self.uses_js = True
+        sc = stage.scatter
+        values = "{" + ", ".join(f"{json.dumps(k)}: {js_get(cwl_id(k))}" for k in sc.parameters) + "}"
+        names = {k: cwl_id(k) for k in sc.parameters}
+        call = f"yadage.scatter({values}, {json.dumps(sc.method)}, {json.dumps(sc.batchsize)}, {json.dumps(sc.partitionsize)})"
+        expression = "${ var pieces = " + call + "; return {" + ", ".join(f"{json.dumps(n + '__instances')}: pieces[{json.dumps(k)}]" for k, n in names.items()) + "}; }"
+        outputs = []
+        for k in sc.parameters:
+            item = sources[k].type["items"] if is_array(sources[k].type) else ANY
+            outputs.append(cwl.ExpressionToolOutputParameter(id=f"{names[k]}__instances", type_=array(array(item) if (sc.batchsize or sc.partitionsize) else item)))
+        tool = cwl.ExpressionTool(
+            id=f"{cwl_id(stage.name)}__scatter_tool", label=f"yadage's {sc.method} scatter of '{stage.name}'",
+            inputs=[cwl.WorkflowInputParameter(id=names[k], type_=sources[k].type if sources[k].type != ANY else ANY) for k in sc.parameters],
+            outputs=outputs, expression=expression,
+        )
+        return cwl.WorkflowStep(
+            id=f"{cwl_id(stage.name)}__scatter", in_=[self.step_input(names[k], sources[k]) for k in sc.parameters],
+            out=[f"{names[k]}__instances" for k in sc.parameters], run=tool, label=f"instances of stage '{stage.name}'",
+        )
+
+    # -- tools ------------------------------------------------------------------------------
+
+    def tool(self, stage: Stage, step: Step, bindings: dict) -> tuple[cwl.CommandLineTool, dict]:
+        name = cwl_id(stage.name)
+        process, env = step.process, step.environment
+        if isinstance(process, ManualProcess):
+            raise Refused(process.pos, "manual processes cannot run unattended")
+        outputs, published = self.publisher(step, bindings)
+        inputs = [cwl.CommandInputParameter(id=b.id, type_=b.type) for b in bindings.values() if not b.literal]
+        # literals published as values reach the tool as inputs with the literal as default
+        inputs += [cwl.CommandInputParameter(id=b.id, type_=value_type(b.value), default=b.value) for b in published]
+        requirements, hints = [], []
+        arguments, base, stdin = None, ["true"], None  # a pure-publishing step runs nothing
+        if process is not None:
+            prefix = ""
+            if isinstance(env, DockerEnvironment):
+                if env.par_mounts:
+                    raise Refused(env.pos, "par_mounts are not translated yet")
+                if env.workdir and contextualise(env.workdir, WORKDIR) != WORKDIR:
+                    prefix += f"cd {contextualise(env.workdir, WORKDIR)} && "
+                if env.envscript:
+                    prefix += f"source {env.envscript} && "
+                hints.append(cwl.DockerRequirement(dockerPull=image_of(env)))
+                if env.env:
+                    requirements.append(cwl.EnvVarRequirement(envDef=[cwl.EnvironmentDef(envName=k, envValue=str(v)) for k, v in env.env.items()]))
+                if env.resources:
+                    hints.append({"class": "yadage2x:resources", "resources": thaw(env.resources)})
+                    self.losses.append(Problem(env.pos, f"stage '{stage.name}': resources {json.dumps(thaw(env.resources))} have no CWL equivalent (kept as a yadage2x:resources hint)"))
+            prefix = prefix.replace("{", "{{").replace("}", "}}")
+            base = ["sh", "-c"]
+            if isinstance(process, ScriptProcess):
+                # packtivity feeds the script to the interpreter on standard input
+                text = self.template(process.script, bindings, process.pos, command=True)
+                requirements.append(cwl.InitialWorkDirRequirement(listing=[cwl.Dirent(entryname=SCRIPT, entry=text)]))
+                command = self.template(prefix + process.interpreter.replace("{", "{{").replace("}", "}}"), {}, process.pos, command=True)
+                stdin = f"$(runtime.outdir)/{SCRIPT}"
+            else:
+                command = self.template(prefix + process.cmd, bindings, process.pos, command=True)
+            arguments = [cwl.CommandLineBinding(valueFrom=command)]
+        outputs["workdir"] = ("Directory", cwl.CommandOutputBinding(glob="$(runtime.outdir)"))
+        tool = cwl.CommandLineTool(
+            id=f"{name}_tool", label=f"step of stage '{stage.name}'",
+            inputs=inputs,
+            outputs=[cwl.CommandOutputParameter(id=k, type_=t, outputBinding=b) for k, (t, b) in outputs.items()],
+            requirements=requirements or None, hints=hints or None, baseCommand=base, arguments=arguments, stdin=stdin,
+        )
+        return tool, {k: t for k, (t, _) in outputs.items()}
+
+    def publisher(self, step: Step, bindings: dict) -> tuple[dict, list]:
+        """Output ports {id: (type, binding)}, and the literal bindings the tool receives as
+        inputs to publish them."""
+        pub = step.publisher
+        outputs, published = {}, []
+        if isinstance(pub, FromParPublisher):
+            for path, key in leaves(thaw(pub.outputmap)):
+                if key not in bindings:
+                    raise Refused(pub.pos, f"outputmap names '{key}', which is not a parameter")
+                outputs[port_name(path)] = self.pass_value(bindings[key], published, pub.pos)
+        elif isinstance(pub, ConstantPublisher):
+            for path, value in leaves(thaw(pub.publish)):
+                port = port_name(path)
+                outputs[port] = self.pass_value(Binding(True, value, id=f"{port}__constant"), published, pub.pos)
+        elif isinstance(pub, InterpolatedPublisher):
+            if pub.relative_paths:
+                raise Refused(pub.pos, "interpolated-pub with relative_paths is not translated yet")
+            for path, leaf in leaves(thaw(pub.publish)):
+                if not isinstance(leaf, str):
+                    raise Refused(pub.pos, "interpolated-pub with values other than text is not translated yet")
+                outputs[port_name(path)] = self.interpolated(leaf, bindings, pub, published)
+        elif isinstance(pub, FromGlobPublisher):
+            outputs[port_name(pub.outputkey)] = (array(["File", "Directory"]), cwl.CommandOutputBinding(glob=pub.globexpression))
+        else:
+            raise Refused(pub.pos, f"{pub.kind} is not translated yet")
+        return outputs, published
+
+    def pass_value(self, binding: Binding, published: list, pos):
+        """A parameter published as it is: a path in the work directory becomes a glob (File
+        or Directory), an input is passed through, another literal is given to the tool."""
+        if not binding.literal:
+            return binding.type, cwl.CommandOutputBinding(outputEval=f"$({js_get(binding.id)})")
+        value = binding.value
+        if isinstance(value, str) and value.startswith(WORKDIR) and WORKDIR not in value[len(WORKDIR):]:
+            rel = value[len(WORKDIR):].lstrip("/")
+            return PATH, cwl.CommandOutputBinding(glob=self.template(rel.replace("{", "{{").replace("}", "}}"), {}, pos, False) if rel else "$(runtime.outdir)")
+        if contains_workdir(value):
+            raise Refused(pos, "publishing a value that holds {workdir} inside other text is not translated yet")
+        if binding not in published:
+            published.append(binding)
+        return value_type(value), cwl.CommandOutputBinding(outputEval=f"$({js_get(binding.id)})")
+
+    def interpolated(self, leaf: str, bindings: dict, pub: InterpolatedPublisher, published: list):
+        fields = [f for _, f, _, _ in string.Formatter().parse(leaf) if f is not None]
+        if pub.glob:
+            if not leaf.startswith("{workdir}/"):
+                raise Refused(pub.pos, "a glob publisher's pattern must start with {workdir}/ to be translated")
+            return array(["File", "Directory"]), cwl.CommandOutputBinding(glob=self.template(leaf[len("{workdir}/"):], bindings, pub.pos, False))
+        if leaf.startswith("{workdir}") and fields.count("workdir") == 1:
+            rest = leaf[len("{workdir}"):].lstrip("/")
+            return PATH, cwl.CommandOutputBinding(glob=self.template(rest, bindings, pub.pos, False) if rest else "$(runtime.outdir)")
+        if len(fields) == 1 and leaf == f"{{{fields[0]}}}" and fields[0] in bindings:
+            return self.pass_value(bindings[fields[0]], published, pub.pos)
+        if "workdir" in fields:
+            raise Refused(pub.pos, "{workdir} inside other text in a publisher is not translated yet")
+        return "string", cwl.CommandOutputBinding(outputEval=self.template(leaf, bindings, pub.pos, False))
+
+
+def publisher_ports(pub) -> list[str]:
+    """The output ports a publisher gives (its result's leaves)."""
+    if isinstance(pub, FromParPublisher):
+        return [port_name(path) for path, _ in leaves(thaw(pub.outputmap))]
+    if isinstance(pub, (ConstantPublisher, InterpolatedPublisher)):
+        return [port_name(path) for path, _ in leaves(thaw(pub.publish))]
+    if isinstance(pub, FromGlobPublisher):
+        return [port_name(pub.outputkey)]
+    return []
+
+
+def contains_workdir(value) -> bool:
+    if isinstance(value, str):
+        return WORKDIR in value
+    if isinstance(value, dict):
+        return any(contains_workdir(v) for v in value.values())
+    if isinstance(value, list):
+        return any(contains_workdir(v) for v in value)
+    return False
+
+
+def py_str(value) -> str:
+    """Python's str() of a JSON value, as packtivity formats it; {workdir} stays a marker."""
+    return str(value)
+
+
+def leaves(value, path=()):
+    """(path, leaf) for every leaf of a JSON value."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from leaves(v, path + (str(k),))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from leaves(v, path + (str(i),))
+    else:
+        yield path, value
+
+
+def port_name(output) -> str:
+    """The port of a published value: its key, or its jsonpath's keys joined by '__'."""
+    if isinstance(output, tuple):
+        parts = list(output)
+    else:
+        parts = [p.strip("[]'\"") for p in output.replace("[", ".[").split(".") if p and p != "$"]
+    return "__".join(cwl_id(p) for p in parts)
+
+
+def image_of(env: DockerEnvironment) -> str:
+    """The image as the spec names it: a digest-pinned spec stays pinned."""
+    if env.imagetag.startswith("sha256:") or "@" in env.imagetag:
+        return f"{env.image}@{env.imagetag.lstrip('@')}"
+    return f"{env.image}:{env.imagetag}"
+
+
+def order(wf: Workflow) -> list[Stage]:
+    """Stages in an order where every stage comes after the stages its parameters read."""
+    from ..selectors import first_names
+
+    placed, out = set(), []
+    pending = list(wf.stages)
+    while pending:
+        progress = False
+        for stage in list(pending):
+            reads = set()
+            for param in stage.parameters:
+                value = param.value
+                if isinstance(value, FromValue) and not value.scope:
+                    regs = wf.registered.get(value.key, ())
+                    value = regs[0].value if regs else None
+                if isinstance(value, Ref):
+                    try:
+                        reads |= first_names(value.selector)
+                    except SelectorError:
+                        pass
+            reads = {r for r in reads if r != "init" and wf.stage(r) is not None and r != stage.name}
+            if reads <= placed:
+                out.append(stage)
+                placed.add(stage.name)
+                pending.remove(stage)
+                progress = True
+        if not progress:
+            out.extend(pending)
+            break
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# init data and the files written
+
+
+def init_inputs(initdata: dict | None, initdir: str | None, outdir: Path) -> tuple[dict, dict]:
+    """The top-level workflow inputs (key -> type) and inputs.yml's values: init values that
+    name files in the init directory become File inputs (a glob: File[]), as yadage resolves them."""
+    resolved = init_result(initdata or {}, initdir)
+    types, values = {}, {}
+    for key in (initdata or {}):
+        value, original = resolved[key], initdata[key]
+        if isinstance(original, str) and value != original:
+            if isinstance(value, list):
+                types[key] = array("File")
+                values[key] = [file_object(v, outdir) for v in value]
+            else:
+                types[key] = "Directory" if os.path.isdir(value) else "File"
+                values[key] = file_object(value, outdir)
+        else:
+            types[key] = value_type(value)
+            values[key] = value
+    return types, values
+
+
+def file_object(path: str, outdir: Path) -> dict:
+    kind = "Directory" if os.path.isdir(path) else "File"
+    return {"class": kind, "location": os.path.relpath(path, outdir.resolve())}
+
+
+def unsupported(workflow: Workflow, initdata: dict | None = None) -> list[Problem]:
+    """What this emitter refuses, each at its position (empty: the workflow translates)."""
+    types, _ = init_inputs(initdata or {k: "" for k in init_keys(workflow)}, None, Path("."))
+    try:
+        Compiler().workflow(workflow, types)
+    except Refused as exc:
+        return [exc.problem]
+    return []
+
+
+def init_keys(workflow: Workflow) -> list[str]:
+    """The init outputs the top-level stages read (for compiling without init data)."""
+    keys = []
+    for stage in workflow.stages:
+        for param in stage.parameters:
+            value = param.value
+            if isinstance(value, Ref) and value.selector.strip() == "init" and value.output not in keys:
+                keys.append(value.output)
+    return keys
+
+
+def compile_workflow(workflow: Workflow, source: str, initdata: dict | None, initdir: str | None, outdir: Path):
+    """(workflow document as plain data, inputs as plain data, losses)."""
+    types, values = init_inputs(initdata, initdir, outdir)
+    compiler = Compiler()
+    try:
+        main, _ = compiler.workflow(workflow, types)
+    except Refused as exc:
+        raise SpecError(exc.problem) from None
+    requirements = [getattr(cwl, name)() for name in sorted(compiler.features)]
+    if compiler.uses_js:
+        requirements.insert(0, cwl.InlineJavascriptRequirement(expressionLib=[LIBRARY]))
+    main.requirements = requirements or None
+    main.doc = f"Generated by yadage2x {__version__} from {source}: edit the yadage workflow and emit again."
+    main.cwlVersion = "v1.2"
+    document = main.save(top=True)
+    if any("yadage2x:" in json.dumps(hint) for hint in [document]):
+        document = {"$namespaces": {"yadage2x": NAMESPACE}, **document}
+    return document, values, compiler.losses
+
+
+def to_yaml(data) -> str:
+    yaml = YAML()
+    yaml.width = 4096
+    yaml.default_flow_style = False
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+def emit(workflow: Workflow, source: str, outdir: Path, initdata: dict | None, initdir: str | None,
+         strict: bool = False, split: bool = False) -> tuple[list[Path], list[Problem]]:
+    """Write workflow.cwl and inputs.yml; returns the files and the loss report."""
+    document, values, losses = compile_workflow(workflow, source, initdata, initdir, outdir)
+    if strict and losses:
+        raise SpecError([Problem(p.pos, f"cwl --strict: {p.message}") for p in losses])
+    outdir.mkdir(parents=True, exist_ok=True)
+    files = {
+        "workflow.cwl": "#!/usr/bin/env cwl-runner\n" + to_yaml(document),
+        "inputs.yml": to_yaml(values) if values else "{}\n",
+    }
+    written = []
+    for name, text in files.items():
+        path = outdir / name
+        tmp = path.with_name(f".{name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+        written.append(path)
+    return written, losses
