@@ -136,8 +136,9 @@ def pull(ident: str, portal, token_file, token, out: Path, quiet):
 
     settings = resolve(portal, token, token_file, progress=not quiet)
     started = time.monotonic()
-    run_pull(settings, ident, out)
-    click.echo(f"{out}: pulled {ident} ({time.monotonic() - started:.1f} s)", err=True)
+    downloaded, reused = run_pull(settings, ident, out)
+    click.echo(f"{out}: pulled {ident}: {downloaded} files downloaded, {reused} already here from an interrupted pull "
+               f"({time.monotonic() - started:.1f} s)", err=True)
 
 
 COMMANDS = (serve, push, pull)

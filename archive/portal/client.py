@@ -53,7 +53,7 @@ class Client:
             data = body() if body else None
             try:
                 response = self.session.request(method, url, data=data, timeout=(30, 300), **kwargs)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
                 failure, wait = f"connection failed ({reason(exc)})", None
             else:
                 if response.status_code in expect:

@@ -276,8 +276,9 @@ def pack(root: Path, files: list[LocalFile], scratch: Path) -> LocalFile:
 # ------------------------------------------------------------------------------------------------
 # pull
 
-def pull(settings: Settings, ident: str, out: Path) -> str:
-    """Fetch deposit (32 hex digits) or record `ident` into the bag folder `out`; returns the source id."""
+def pull(settings: Settings, ident: str, out: Path) -> tuple[int, int]:
+    """Fetch deposit (32 hex digits) or record `ident` into the bag folder `out`; returns how many
+    files were downloaded and how many an earlier, interrupted pull had already verified."""
     client = Client(settings)
     out = Path(out)
     if out.exists():
@@ -294,16 +295,16 @@ def pull(settings: Settings, ident: str, out: Path) -> str:
     partial = out.parent / f".{out.name}.partial"
     partial.mkdir(parents=True, exist_ok=True)
     if "bagit.txt" in remote:
-        fetch_bag(client, settings, what, bucket, remote, partial)
+        downloaded = fetch_bag(client, settings, what, bucket, remote, partial)
         check_bag(partial, what)
         os.replace(partial, out)
-        return ident
+        return downloaded, len(remote) - downloaded
     archives = [k for k in remote if k.endswith(PACKED_SUFFIXES)]
     if len(archives) != 1:
         raise PortalError(f"{what}: not a bag (no bagit.txt, and not one .tar/.tar.gz of a bag but {len(archives)})")
-    fetch_all(client, settings, what, bucket, {archives[0]: remote[archives[0]]}, partial, {})
+    downloaded = fetch_all(client, settings, what, bucket, {archives[0]: remote[archives[0]]}, partial, {})
     unpack(partial, archives[0], out, what)
-    return ident
+    return downloaded, 1 - downloaded
 
 
 def safe_key(key: str, what: str) -> None:
@@ -313,10 +314,10 @@ def safe_key(key: str, what: str) -> None:
         raise PortalError(f"{what}: refusing unsafe file name {key!r}")
 
 
-def fetch_bag(client: Client, settings: Settings, what: str, bucket: str, remote: dict, partial: Path) -> None:
+def fetch_bag(client: Client, settings: Settings, what: str, bucket: str, remote: dict, partial: Path) -> int:
     # the manifests first, so each payload file is checked against its sha256 as it arrives
     tags = {k: v for k, v in remote.items() if "/" not in k}
-    fetch_all(client, settings, what, bucket, tags, partial, {})
+    downloaded = fetch_all(client, settings, what, bucket, tags, partial, {})
     problems: list[str] = []
     expected = bag.read_manifest(partial, bag.MANIFEST, problems)
     if (partial / bag.TAGMANIFEST).exists():
@@ -324,16 +325,17 @@ def fetch_bag(client: Client, settings: Settings, what: str, bucket: str, remote
     if problems:
         raise PortalError(f"{what}: {problems[0]}")
     rest = {k: v for k, v in remote.items() if k not in tags}
-    fetch_all(client, settings, what, bucket, rest, partial, expected)
+    downloaded += fetch_all(client, settings, what, bucket, rest, partial, expected)
     for key, sha in expected.items():
         safe_key(key, what)
         if sha == EMPTY_SHA256 and not (partial / key).exists():
             (partial / key).parent.mkdir(parents=True, exist_ok=True)
             (partial / key).touch()  # empty files never travel (CAP refuses them): the manifest brings them back
+    return downloaded
 
 
 def fetch_all(client: Client, settings: Settings, what: str, bucket: str, remote: dict, partial: Path,
-              expected: dict[str, str]) -> None:
+              expected: dict[str, str]) -> int:
     todo = {}
     for key, (size, checksum) in sorted(remote.items()):
         target = partial / key
@@ -345,6 +347,7 @@ def fetch_all(client: Client, settings: Settings, what: str, bucket: str, remote
     with meter(f"pull {what}", sum(s for s, _ in todo.values())) if settings.progress else _no_meter() as progress:
         for key, (size, checksum) in todo.items():
             download_one(client, settings, what, bucket, key, size, checksum, partial / key, expected.get(key), progress)
+    return len(todo)
 
 
 def download_one(client: Client, settings: Settings, what: str, bucket: str, key: str, size: int, checksum: str,
