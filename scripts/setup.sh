@@ -25,3 +25,11 @@ if [ "${1:-}" = "test" ]; then
   fi
   .venv-validators/bin/python -m pip install --quiet --disable-pip-version-check "reana-client==0.9.6" "recast-atlas==0.4.2"
 fi
+if [ "${1:-}" = "test" ]; then
+  # the real CAP command-line client, run against `recast-archive serve` (tests/test_portal_capclient.py);
+  # kept apart so its pins can never move ours
+  if [ ! -x .venv-capclient/bin/cap-client ]; then
+    "$python" -m venv .venv-capclient
+  fi
+  .venv-capclient/bin/python -m pip install --quiet --disable-pip-version-check "cap-client==1.4"
+fi
