@@ -8,6 +8,7 @@ import pytest
 
 import re
 
+from golden_snakemake import CASES
 from yadage2x.emit.snakemake import _rules, snakefile, unsupported
 from yadage2x.ir import LocalEnvironment
 from yadage2x.load import load_workflow
@@ -15,15 +16,15 @@ from yadage2x.load import load_workflow
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted(p.parent for p in (ROOT / "examples").glob("*/workflow.yml"))
 SUPPORTED = [e for e in EXAMPLES if not unsupported(load_workflow(e / "workflow.yml").workflow)]
-NOT_YET = [e for e in EXAMPLES if e not in SUPPORTED]
+FIXTURES = ROOT / "tests" / "fixtures"
 
 
 def host_steps(workflow):
-    return [(name, stage) for name, stage, _ in _rules(workflow) if any(isinstance(s.environment, LocalEnvironment) for s in stage.steps())]
+    return [(rule.name, rule.stage) for rule in _rules(workflow) if any(isinstance(s.environment, LocalEnvironment) for s in rule.steps)]
 
 
-def test_most_examples_are_translated():
-    assert len(SUPPORTED) >= 9, [e.name for e in SUPPORTED]
+def test_every_example_is_translated():
+    assert SUPPORTED == EXAMPLES
 
 
 @pytest.mark.parametrize("example", SUPPORTED, ids=[e.name for e in SUPPORTED])
@@ -36,12 +37,45 @@ def test_snakemake_reproduces_yadages_capture(example, cli, tmp_path):
     assert "snakemake: same as" in result.out
 
 
-@pytest.mark.parametrize("example", NOT_YET, ids=[e.name for e in NOT_YET])
-def test_constructs_not_translated_yet_are_refused_with_positions(example, cli, tmp_path):
-    result = cli("snakemake", example / "workflow.yml", "-o", tmp_path / "out")
-    assert result.code == 2 and result.errors
-    assert all(":" in line and "snakemake:" in line and "not supported yet" in line for line in result.errors)
+def test_manual_steps_are_refused_with_positions(cli, tmp_path):
+    result = cli("snakemake", FIXTURES / "manual" / "workflow.yml", "-o", tmp_path / "out")
+    assert result.code == 2
+    assert [line.split(": ", 1)[0].rsplit("/", 1)[-1] for line in result.errors] == ["workflow.yml:10:11", "workflow.yml:16:11"]
+    assert "cannot run unattended" in result.errors[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_resources_become_snakemake_resources_and_the_rest_is_reported(cli, tmp_path):
+    import json
+
+    wf = FIXTURES / "resources" / "workflow.yml"
+    result = cli("snakemake", wf, "-o", tmp_path / "out")
+    assert result.code == 0, result.err
+    text = (tmp_path / "out" / "Snakefile").read_text()
+    # the limit (8Gi) wins over the request; 1500m is 2 cores; 3600 s is 60 minutes
+    assert "    threads: 2\n    resources: mem_mb=8192, runtime=60\n" in text
+    report = json.loads((tmp_path / "out" / "loss-report.json").read_text())
+    lost = {(loss["construct"], loss["line"], loss["severity"]) for loss in report["losses"]}
+    assert lost == {("resources: CVMFS", 18, "warning"), ("resources: GRIDProxy", 19, "warning"),
+                    ("resources: compute_backend", 24, "info"), ("resources: kubernetes_uid", 25, "info")}
+    # warnings on standard error, each at its line
+    assert "workflow.yml:18:15: warning: resources: CVMFS" in result.err
+    strict = cli("snakemake", wf, "-o", tmp_path / "strict", "--strict")
+    assert strict.code == 2 and len(strict.errors) == 4 and not (tmp_path / "strict").exists()
+
+
+@pytest.mark.parametrize("quantity, mib", [("8Gi", 8192), ("500M", 477), ("1G", 954), (2**30, 1024), ("1.5Gi", 1536), ("64Ki", 1)])
+def test_memory_quantities_read_as_kubernetes_reads_them(quantity, mib):
+    from yadage2x.emit.resources import memory_mb
+
+    assert memory_mb(quantity) == mib
+
+
+@pytest.mark.parametrize("text, minutes", [("30", 30), ("10:30", 11), ("2:00:00", 120), ("1-00", 1440), ("1-2:30", 1590)])
+def test_slurm_times_read_as_slurm_reads_them(text, minutes):
+    from yadage2x.emit.resources import slurm_minutes
+
+    assert slurm_minutes(text) == minutes
 
 
 def test_emitting_twice_gives_the_same_bytes(cli, tmp_path):
@@ -113,7 +147,7 @@ def test_emitted_snakefile_passes_lint_and_a_dry_run(example, cli, tmp_path):
     assert dry.returncode == 0, dry.stdout + dry.stderr
 
 
-@pytest.mark.parametrize("case", ["helloworld", "dynamic-mapreduce", "nested-mapreduce"])
+@pytest.mark.parametrize("case", CASES)
 def test_emitted_files_match_the_golden_files(case, tmp_path):
     from golden_snakemake import FILES, GOLDEN, emit_case
 

@@ -219,15 +219,20 @@ def check(workflow, toplevel, inputs, params, initdir, engines, expected, update
 @param_opt
 @click.option("--initdir", type=click.Path(file_okay=False, exists=True), help="Init directory: init values naming files resolve here.")
 @click.option("-o", "--outdir", type=click.Path(file_okay=False), required=True, help="Where to write Snakefile and config.yaml.")
+@click.option("--strict", is_flag=True, help="Fail (exit 2, nothing written) if anything cannot be carried over (see loss-report.json).")
 @reports_errors
-def snakemake(workflow, toplevel, inputs, params, initdir, outdir):
+def snakemake(workflow, toplevel, inputs, params, initdir, outdir, strict):
     """Write a self-contained Snakemake workflow (Snakefile, config.yaml) that reproduces yadage."""
     from .emit.snakemake import emit
 
     initdata = init_data(inputs, params)
     loaded = load_workflow(workflow, toplevel, initdata)
     _warn(loaded)
-    written = emit(loaded.workflow, loaded.path.name, Path(outdir), initdata, str(Path(initdir).resolve()) if initdir else None)
+    written, lost = emit(loaded.workflow, loaded.path.name, Path(outdir), initdata,
+                         str(Path(initdir).resolve()) if initdir else None, strict)
+    for loss in lost:
+        if loss.severity == "warning":
+            click.echo(f"{loss.pos}: warning: {loss.construct}: {loss.reason}", err=True)
     for path in written:
         click.echo(f"wrote {path}")
 

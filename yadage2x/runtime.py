@@ -12,7 +12,9 @@ Each rule is yadage's (yadage 0.21 / packtivity 0.17, yadage-spec §2-§3), and
   then zip (truncating to the shortest) or cartesian (first parameter slowest);
 - `combine`: the list a `stages:` selection gives: flatten splices list results one level,
   unwrap returns the single element;
-- publishers: `frompar`, `constant`, `interpolated`, `fromglob`. Glob results come in file-system
+- `jq_outputs`: jq programs (cases, jq-stage, fromparjq-pub, par_mounts) run with jq itself: the
+  Python module `jq` where Snakemake's Python has it, else the `jq` program;
+- publishers: `frompar`, `constant`, `interpolated`, `fromparjq`, `fromglob`, `fromyaml`. Glob results come in file-system
   order, as yadage's do: sorting them would number instances differently from yadage (the
   instance that yadage calls map_1 would process another file).
 """
@@ -21,7 +23,10 @@ from __future__ import annotations
 import copy
 import glob
 import itertools
+import json
 import os
+import shutil
+import subprocess
 
 
 def map_leaves(value, change):
@@ -140,6 +145,84 @@ def publish_interpolated(publish, parameters, workdir: str, globbed: bool = Fals
         return pattern
 
     return map_leaves(publish, fill)
+
+
+def jq_outputs(program: str, value) -> list:
+    """Every output of a jq program over a JSON value, computed by jq itself (never by an
+    imitation of it): the `jq` Python module where it is installed, else the `jq` program."""
+    try:
+        import jq
+    except ImportError:
+        jq = None
+    if jq is not None:
+        return jq.compile(program).input_value(value).all()
+    exe = shutil.which("jq")
+    if exe is None:
+        raise RuntimeError(f"this workflow runs jq programs ({program!r}): install jq (pip install jq, or the jq program)")
+    proc = subprocess.run([exe, "-c", program], input=json.dumps(value), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"jq {program!r}: {proc.stderr.strip()}")
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+
+
+def jq_first(program: str, value):
+    """What yadage's jq calls give without multiple_output: the first output."""
+    outputs = jq_outputs(program, value)
+    if not outputs:
+        raise RuntimeError(f"jq {program!r} gave no output")
+    return outputs[0]
+
+
+def jq_text(program: str, value) -> str:
+    """jq's text output as packtivity writes par_mounts: each output JSON-encoded, one per line."""
+    return "\n".join(json.dumps(v) for v in jq_outputs(program, value))
+
+
+def publish_fromparjq(script: str, parameters, workdir: str, try_exact: bool, globbed: bool, relative_paths: bool):
+    """A jq program's result over the parameters; each string leaf that names a path in the work
+    directory (relative_paths) or that exists becomes that path, or with glob its matches."""
+    def resolve(leaf):
+        if not isinstance(leaf, str):
+            return leaf
+        search = os.path.join(workdir, leaf) if relative_paths and not os.path.isabs(leaf) else leaf
+        if try_exact and os.path.exists(search):
+            return search
+        if globbed:
+            return _glob(search) or leaf
+        return leaf
+
+    return map_leaves(jq_first(script, parameters), resolve)
+
+
+def choose_case(cases: list, parameters):
+    """The body of the first case whose `if` is Python-truthy on the parameters (yadage tests
+    `bool(first jq output)`: 0, "" and [] are false, unlike in jq), or None: no instance."""
+    for case in cases:
+        if jq_first(case["condition"], parameters):
+            return case["body"]
+    return None
+
+
+def pointerize(result, node: str):
+    """A node's result with each leaf replaced by a pointer to it, as a jq-stage's stepscript
+    sees them (yadage: it can regroup values but not compute on them)."""
+    def walk(value, parts):
+        if isinstance(value, dict):
+            return {k: walk(v, parts + [k]) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, parts + [str(i)]) for i, v in enumerate(value)]
+        pointer = "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+        return {"$wflowpointer": {"step": node, "result": pointer}}
+
+    return walk(result, [])
+
+
+def resolve_pointer(document, pointer: str):
+    value = document
+    for part in pointer.split("/")[1:]:
+        part = part.replace("~1", "/").replace("~0", "~")
+        value = value[int(part)] if isinstance(value, list) else value[part]
+    return value
 
 
 def publish_fromglob(workdir: str, globexpression: str, outputkey: str) -> dict:
@@ -335,41 +418,98 @@ class Plan:
 
     def stage(self, scope: dict, stage: dict) -> None:
         deps: list[str] = []
-        parameters = {p["key"]: self.value(scope, p["value"], deps) for p in stage["parameters"]}
-        body = stage["body"]
-        if body["kind"] not in ("step", "workflow"):
-            raise NotPlannable(f"stage '{stage['name']}': {body['kind']} is not supported yet")
-        if stage["scheduler"] == "multistep-stage":
-            sc = stage["scatter"]
-            sets = scatter(parameters, sc["method"], sc["parameters"], sc["batchsize"], sc["partitionsize"])
+        if stage["scheduler"] == "jq-stage":
+            sets, instance_deps = self.jq_sets(scope, stage)
             names = [f"{stage['name']}_{i}" for i in range(len(sets))]
-        elif stage["scheduler"] == "singlestep-stage":
-            sets, names = [parameters], [stage["name"]]
         else:
-            raise NotPlannable(f"stage '{stage['name']}': jq-stage is not supported yet")
+            parameters = {p["key"]: self.value(scope, p["value"], deps) for p in stage["parameters"]}
+            if stage["scheduler"] == "multistep-stage":
+                sc = stage["scatter"]
+                sets = scatter(parameters, sc["method"], sc["parameters"], sc["batchsize"], sc["partitionsize"])
+                names = [f"{stage['name']}_{i}" for i in range(len(sets))]
+            else:
+                sets, names = [parameters], [stage["name"]]
+            instance_deps = [sorted(set(deps))] * len(sets)
         entries = []
-        for name, pars in zip(names, sets):
+        for name, pars, needs in zip(names, sets, instance_deps):
+            body = stage["body"]
+            if body["kind"] == "cases":
+                body = choose_case(body["cases"], pars)
+                if body is None:  # no case holds: no instance, and the index keeps its gap
+                    continue
             path = f"{scope['dir']}/{name}" if scope["dir"] else name
             if body["kind"] == "step":
-                readdirs = sorted({self.workdir(d) for d in deps if self.instances[d]["stage"] is not None})
+                readdirs = sorted({self.workdir(d) for d in needs if self.instances[d]["stage"] is not None})
                 pars = contextualise(pars, self.workdir(path), readdirs)
                 self.instances[path] = {"name": path, "stage": stage["name"], "stage_path": "/".join(scope["stage_path"] + [stage["name"]]),
                                         "step": body, "parameters": pars,
-                                        "deps": sorted(set(deps)), "dynamic": stage["marks"]["result"] == "dynamic"}
+                                        "deps": needs, "dynamic": stage["marks"]["result"] == "dynamic"}
                 if prepublishable(body["publisher"]):
                     self.results[path] = publish(body["publisher"], pars, self.workdir(path))
                 entries.append({"node": path})
             else:
-                init = {"name": f"{path}/init", "stage": None, "deps": sorted(set(deps)), "result": pars}
+                init = {"name": f"{path}/init", "stage": None, "deps": needs, "result": pars}
                 entries.append({"scope": self.scope(path, body, init, scope["stage_path"] + [stage["name"]])})
         scope["stages"][stage["name"]] = entries
         for reg in stage["register_values"]:
             scope["values"].setdefault(reg["key"], reg["value"])
 
+    def jq_sets(self, scope: dict, stage: dict) -> tuple[list, list]:
+        """A jq-stage's parameter sets and what each reads (yadage's jq_stage): each binding
+        {$wflowref: [node selector, result script]} becomes the result script's outputs over the
+        pointerized results of the nodes the selector picks from the stage index; the stepscript
+        turns the bindings into a list of parameter sets; pointers are resolved, then the
+        postscript runs on each set."""
+        jq = stage["jq"]
+
+        def bind(value):
+            if isinstance(value, dict) and "$wflowref" in value:
+                selector, script = value["$wflowref"]
+                return self.noderefs(jq_outputs(selector, self.index(scope)), script)
+            if isinstance(value, dict):
+                return {k: bind(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [bind(v) for v in value]
+            return value
+
+        sets, needs = [], []
+        for pars in jq_first(jq["stepscript"], bind(jq["bindings"])):
+            reads: list[str] = []
+            resolved = self.resolve_pointers(pars, reads)
+            sets.append(jq_first(jq["postscript"], resolved))
+            needs.append(sorted(set(reads)))
+        return sets, needs
+
+    def index(self, scope: dict) -> dict:
+        """The scope's stage index as yadage's jq programs see it: nodes are {"_nodeid": ...},
+        sub-workflow instances are the index of their own scope."""
+        return {name: [{"_nodeid": e["node"]} if "node" in e else self.index(e["scope"]) for e in entries]
+                for name, entries in scope["stages"].items()}
+
+    def noderefs(self, value, script: str):
+        if isinstance(value, dict) and "_nodeid" in value:
+            return jq_outputs(script, pointerize(self.result(value["_nodeid"]), value["_nodeid"]))
+        if isinstance(value, dict):
+            return {k: self.noderefs(v, script) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.noderefs(v, script) for v in value]
+        return value
+
+    def resolve_pointers(self, value, reads: list):
+        if isinstance(value, dict) and "$wflowpointer" in value:
+            node, pointer = value["$wflowpointer"]["step"], value["$wflowpointer"]["result"]
+            reads.append(node)
+            return resolve_pointer(self.result(node), pointer)
+        if isinstance(value, dict):
+            return {k: self.resolve_pointers(v, reads) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve_pointers(v, reads) for v in value]
+        return value
+
 
 def prepublishable(publisher: dict) -> bool:
     kind = publisher["kind"]
-    return kind in ("frompar-pub", "constant-pub") or (kind == "interpolated-pub" and not publisher["glob"])
+    return kind in ("frompar-pub", "constant-pub") or (kind in ("interpolated-pub", "fromparjq-pub") and not publisher["glob"])
 
 
 def publish(publisher: dict, parameters, workdir: str):
@@ -381,6 +521,9 @@ def publish(publisher: dict, parameters, workdir: str):
         return publish_constant(publisher["publish"])
     if kind == "interpolated-pub":
         return publish_interpolated(publisher["publish"], parameters, workdir, publisher["glob"], publisher["relative_paths"])
+    if kind == "fromparjq-pub":
+        return publish_fromparjq(publisher["script"], parameters, workdir, publisher["try_exact"],
+                                 publisher["glob"], publisher["relative_paths"])
     if kind == "fromglob-pub":
         return publish_fromglob(workdir, publisher["globexpression"], publisher["outputkey"])
     if kind == "fromyaml-pub":
@@ -435,10 +578,16 @@ def shell_command(instance: dict, workdir: str, log: str, stub: bool = False) ->
             cwd = contextualise(environment["workdir"], workdir)
         if environment.get("envscript"):
             prefix = f"source {environment['envscript']} && "
+    text = render(process["cmd"] if process["kind"] == "string-interpolated-cmd" else process["script"], pars)
+    for i, mount in enumerate((environment or {}).get("par_mounts") or []):
+        # packtivity writes jq's text output to a file and mounts it; on the host (as in
+        # yadage2x's host plugin) the command reads the file where the mount would be
+        source = os.path.join(workdir, f"_yadage_parmount_{i}.txt")
+        lines.append(f"printf '%s' {quote(jq_text(mount['jqscript'], pars))} > {quote(source)}")
+        text = text.replace(mount["mountpath"], source)
     if process["kind"] == "string-interpolated-cmd":
-        text, run = render(process["cmd"], pars), f"sh -c {quote(prefix + render(process['cmd'], pars))}"
+        run = f"sh -c {quote(prefix + text)}"
     else:
-        text = render(process["script"], pars)
         run = f"printf '%s' {quote(text)} | sh -c {quote(prefix + process['interpreter'])}"
     if stub and environment and environment["kind"] == "docker-encapsulated":
         folders, files = stub_paths(workdir, text)

@@ -16,35 +16,48 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from .. import __version__
 from ..errors import Problem, SpecError
-from ..ir import Cases, DockerEnvironment, FromParJqPublisher, FromValue, ManualProcess, ManualPublisher, Ref, Stage, Workflow, prepublishable, to_json
+from ..ir import Cases, DockerEnvironment, FromParJqPublisher, FromValue, ManualProcess, ManualPublisher, Ref, Stage, Step, Workflow, prepublishable, to_json
 from ..selectors import first_names, parse
+from .resources import Demand, Loss, merge, read_step
 
 
 def unsupported(workflow: Workflow) -> list[Problem]:
-    """Constructs this emitter does not translate yet, each at its source position."""
+    """Constructs this emitter refuses, each at its source position."""
     found = []
     for stage in workflow.stages:
-        if isinstance(stage.body, Cases):
-            found.append(Problem(stage.pos, f"snakemake: stage '{stage.name}' uses cases, not supported yet"))
-        if stage.jq is not None:
-            found.append(Problem(stage.pos, f"snakemake: stage '{stage.name}' is a jq-stage, not supported yet"))
         for step in stage.steps():
-            if isinstance(step.publisher, (FromParJqPublisher, ManualPublisher)):
-                found.append(Problem(step.publisher.pos, f"snakemake: {step.publisher.kind} is not supported yet"))
+            if isinstance(step.publisher, ManualPublisher):
+                found.append(Problem(step.publisher.pos, "snakemake: manual-instructions-pub needs a person to publish: cannot run unattended"))
             if isinstance(step.process, ManualProcess):
                 found.append(Problem(step.process.pos, "snakemake: manual processes cannot run unattended"))
-            env = step.environment
-            if env is not None and getattr(env, "par_mounts", ()):
-                found.append(Problem(env.pos, "snakemake: par_mounts are not supported yet"))
         if stage.dependencies.kind == "expressions_fulfilled":
             found.append(Problem(stage.dependencies.pos, "snakemake: expressions_fulfilled is not supported yet"))
         for inner in stage.sub_workflows():
             found.extend(unsupported(inner))
+    return found
+
+
+def uses_jq(workflow: Workflow) -> list[str]:
+    """Where the emitted workflow runs jq programs (it then needs jq where Snakemake runs)."""
+    found = []
+    for stage in workflow.stages:
+        if isinstance(stage.body, Cases):
+            found.append(f"cases of '{stage.name}'")
+        if stage.jq is not None:
+            found.append(f"jq-stage '{stage.name}'")
+        for step in stage.steps():
+            if isinstance(step.publisher, FromParJqPublisher):
+                found.append(f"fromparjq-pub of '{stage.name}'")
+            if getattr(step.environment, "par_mounts", ()):
+                found.append(f"par_mounts of '{stage.name}'")
+        for inner in stage.sub_workflows():
+            found.extend(uses_jq(inner))
     return found
 
 
@@ -82,8 +95,12 @@ def planner_json(workflow: Workflow) -> dict:
             for param_json, param in zip(stage_json["parameters"] + stage_json["register_values"], stage.parameters + stage.register_values):
                 if isinstance(param.value, FromValue) and param.value.scope:
                     param_json["value"]["scope_paths"] = [[list(map(_listify, seg)) for seg in alt] for alt in parse(param.value.scope)]
-            if stage.sub_workflows():
+            if isinstance(stage.body, Workflow):
                 annotate(stage_json["body"], stage.body)
+            elif isinstance(stage.body, Cases):
+                for case_json, case in zip(stage_json["body"]["cases"], stage.body.cases):
+                    if isinstance(case.body, Workflow):
+                        annotate(case_json["body"], case.body)
 
     annotate(data, workflow)
     return data
@@ -93,17 +110,29 @@ def _rule_name(path: tuple[str, ...]) -> str:
     return "__".join(re.sub(r"\W", "_", p) for p in path)
 
 
-def _rules(workflow: Workflow, prefix: tuple[str, ...] = (), pattern: str = "") -> list[tuple[str, Stage, str]]:
-    """(rule name, stage, instance regex) for every stage that runs a step, nested ones too."""
-    out = []
+@dataclass
+class RuleSpec:
+    """One rule: every step a stage can run at one place (the steps of its cases share it, as
+    they share yadage's instance names), and the regex of those instance names."""
+
+    name: str
+    stage: Stage
+    regex: str
+    steps: list[Step] = field(default_factory=list)
+
+
+def _rules(workflow: Workflow, prefix: tuple[str, ...] = (), pattern: str = "", into: dict | None = None) -> list[RuleSpec]:
+    """A rule for every stage that runs a step, nested ones (and those of case workflows) too."""
+    rules = {} if into is None else into
     for stage in workflow.stages:
         own = re.escape(stage.name) + (r"_\d+" if stage.scheduler != "singlestep-stage" else "")
         regex = f"{pattern}/{own}" if pattern else own
-        if isinstance(stage.body, Workflow):
-            out.extend(_rules(stage.body, prefix + (stage.name,), regex))
-        else:
-            out.append((_rule_name(prefix + (stage.name,)), stage, regex))
-    return out
+        name = _rule_name(prefix + (stage.name,))
+        if stage.steps():
+            rules.setdefault(name, RuleSpec(name, stage, regex)).steps.extend(stage.steps())
+        for inner in stage.sub_workflows():
+            _rules(inner, prefix + (stage.name,), regex, rules)
+    return list(rules.values())
 
 
 SNAKEFILE_HELPERS = '''
@@ -183,12 +212,22 @@ rule yadage2x_results:
 '''
 
 
-def container_lines(stage: Stage) -> list[str]:
+def container_lines(steps: list[Step]) -> list[str]:
     """`container:` for a docker-encapsulated step (used with --sdm apptainer; the image as the
     spec names it, so a digest-pinned spec stays pinned). A localproc step runs on the host."""
     images = {f"{env.image}{'' if '@' in env.imagetag else ':'}{env.imagetag}".replace(":@", "@")
-              for step in stage.steps() if isinstance((env := step.environment), DockerEnvironment)}
+              for step in steps if isinstance((env := step.environment), DockerEnvironment)}
     return [f'    container: "docker://{image}"' for image in sorted(images)][:1]
+
+
+def resource_lines(demand: Demand) -> list[str]:
+    """`threads:` and `resources:` from what the steps ask of the scheduler (executor plugins
+    read mem_mb, runtime in minutes and slurm_partition)."""
+    lines = [f"    threads: {demand.cores}"] if demand.cores else []
+    asks = [f"mem_mb={demand.mem_mb}"] * bool(demand.mem_mb) + [f"runtime={demand.runtime_min}"] * bool(demand.runtime_min)
+    if demand.partition:
+        asks.append(f"slurm_partition={json.dumps(demand.partition)}")
+    return lines + ([f"    resources: {', '.join(asks)}"] if asks else [])
 
 
 def rule_names(data: dict) -> dict[str, str]:
@@ -198,21 +237,25 @@ def rule_names(data: dict) -> dict[str, str]:
     def index(wf_json, prefix):
         for stage in wf_json["stages"]:
             path = prefix + (stage["name"],)
-            if stage["body"]["kind"] == "workflow":
-                index(stage["body"], path)
-            else:
-                names["/".join(path)] = _rule_name(path)
+            body = stage["body"]
+            for case_body in [c["body"] for c in body["cases"]] if body["kind"] == "cases" else [body]:
+                if case_body["kind"] == "workflow":
+                    index(case_body, path)
+                else:
+                    names["/".join(path)] = _rule_name(path)
 
     index(data, ())
     return names
 
 
 def snakefile(workflow: Workflow, source: str) -> str:
+    jq_users = uses_jq(workflow)
     lines = [
         f"# Generated by yadage2x {__version__} from {source}: edit the yadage workflow and emit again.",
         "# Runs with Snakemake alone: snakemake --cores N [--config init='{...}' initdir=DIR]",
         "# --config stub=true: docker steps create the files their commands name instead of running.",
         "# Beside it: workflow.json (the workflow, yadage2x IR) and yadage2x_runtime.py (yadage's rules).",
+        *(["# Runs jq programs (" + ", ".join(jq_users) + "): needs jq beside Snakemake (pip install jq, or the jq program)."] if jq_users else []),
         "import json",
         "import os",
         "import sys",
@@ -227,29 +270,47 @@ def snakefile(workflow: Workflow, source: str) -> str:
         'configfile: os.path.join(workflow.basedir, "config.yaml")',
         SNAKEFILE_HELPERS,
     ]
-    for name, stage, regex in _rules(workflow):
+    for rule in _rules(workflow):
+        name, stage, steps = rule.name, rule.stage, rule.steps
         # a checkpoint only where the planner must read what the step wrote: a publisher that
         # yadage cannot prepublish; values that merely flow from such a stage are planned after it
-        kind = "rule" if all(prepublishable(step.publisher) for step in stage.steps()) else "checkpoint"
+        kind = "rule" if all(prepublishable(step.publisher) for step in steps) else "checkpoint"
         head = [
             f"{kind} {name}:  # stage '{stage.name}', {os.path.basename(stage.pos.file)} line {stage.pos.line}",
-            *container_lines(stage),
+            *container_lines(steps),
             "    input: inputs_of",
             '    output: touch(done_file("{instance}"))',
             '    log: log_file("{instance}")',
+            *resource_lines(merge([read_step(step)[0] for step in steps])),
         ]
-        if all(step.pure_publishing for step in stage.steps()):
+        if all(step.pure_publishing for step in steps):
             # nothing runs: yadage only publishes (the planner does); a local rule marks it done
-            lines += [f"localrules: {name}", "", *head, f'    wildcard_constraints: instance=r"{regex}"',
+            lines += [f"localrules: {name}", "", *head, f'    wildcard_constraints: instance=r"{rule.regex}"',
                       "    run:", "        os.makedirs(os.path.join(ROOT, wildcards.instance), exist_ok=True)", ""]
         else:
-            lines += [*head, "    params: command=command_of", f'    wildcard_constraints: instance=r"{regex}"',
+            lines += [*head, "    params: command=command_of", f'    wildcard_constraints: instance=r"{rule.regex}"',
                       '    shell: "{params.command}"', ""]
     return "\n".join(lines)
 
 
-def emit(workflow: Workflow, source: str, outdir: Path, initdata: dict | None, initdir: str | None) -> list[Path]:
+def losses(workflow: Workflow) -> list[Loss]:
+    """What the Snakefile cannot carry over, for the loss report (and --strict)."""
+    found = []
+    for rule in _rules(workflow):
+        for step in rule.steps:
+            found.extend(read_step(step)[1])
+            if isinstance(step.environment, DockerEnvironment) and step.environment.env:
+                found.append(Loss(step.environment.pos, "environment: env", "ignored, as packtivity's docker executor and REANA ignore it", "info"))
+    return sorted(set(found), key=lambda loss: (loss.pos, loss.construct))
+
+
+def emit(workflow: Workflow, source: str, outdir: Path, initdata: dict | None, initdir: str | None, strict: bool = False) -> tuple[list[Path], list[Loss]]:
+    """Write the workflow into outdir; return the files written and the losses (also written to
+    loss-report.json). With strict, any loss is an error and nothing is written."""
     problems = unsupported(workflow)
+    lost = losses(workflow)
+    if strict:
+        problems += [Problem(loss.pos, f"snakemake --strict: {loss.construct}: {loss.reason}") for loss in lost]
     if problems:
         raise SpecError(problems)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -259,6 +320,7 @@ def emit(workflow: Workflow, source: str, outdir: Path, initdata: dict | None, i
         "config.yaml": json.dumps({"init": initdata or {}, "initdir": initdir}, indent=2, sort_keys=True) + "\n",
         "workflow.json": json.dumps({"workflow": data, "rules": rule_names(data)}, indent=1, sort_keys=True) + "\n",
         "yadage2x_runtime.py": resources.files("yadage2x").joinpath("runtime.py").read_text(encoding="utf-8"),
+        "loss-report.json": json.dumps({"target": "snakemake", "losses": [loss.to_json() for loss in lost]}, indent=2) + "\n",
     }
     written = []
     for name, text in files.items():
@@ -267,4 +329,4 @@ def emit(workflow: Workflow, source: str, outdir: Path, initdata: dict | None, i
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
         written.append(path)
-    return written
+    return written, lost
