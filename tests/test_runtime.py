@@ -34,6 +34,10 @@ def ours(case: dict):
             value = runtime.scatter(case["parameters"], case["method"], case["names"], case.get("batchsize"), case.get("partitionsize"))
         elif kind == "combine":
             value = runtime.combine(case["results"], case["flatten"], case["unwrap"])
+        elif kind == "case":
+            value = runtime.choose_case([{"condition": case["condition"], "body": True}], case["parameters"]) is not None
+        elif kind == "jqtext":
+            value = runtime.jq_text(case["program"], case["parameters"])
         else:
             pub = case["publisher"]
             kind = pub["publisher_type"]
@@ -41,6 +45,9 @@ def ours(case: dict):
                 value = runtime.publish_frompar(pub["outputmap"], case["parameters"])
             elif kind == "constant-pub":
                 value = runtime.publish_constant(pub["publish"])
+            elif kind == "fromparjq-pub":
+                value = runtime.publish_fromparjq(pub["script"], case["parameters"], case["workdir"], pub["tryExact"],
+                                                  pub["glob"], pub["relative_paths"])
             else:
                 value = runtime.publish_interpolated(pub["publish"], case["parameters"], case["workdir"],
                                                      pub.get("glob", False), pub.get("relative_paths", False))
@@ -118,3 +125,34 @@ def test_interpolated_glob_publishing_matches_yadage(tmp_path):
             # glob2 and glob walk sub-folders in their own order; within a folder both list it as it is
             want["value"]["files"], got["value"]["files"] = sorted(want["value"]["files"]), sorted(got["value"]["files"])
         assert got == want, case
+
+
+JQ_PROGRAMS = [".p0", ".p0 > 1", ".p0 == \"a\"", "[.[]]", ".p0, .p1", "(.p0 | length) > 0", "empty", ".missing", "keys", ".p0 | not"]
+
+
+def test_jq_uses_match_yadage(tmp_path):
+    """cases (Python truth of the first output), par_mounts text and fromparjq-pub with the
+    files a step wrote (tryExact, glob, relative_paths), against yadage's own code."""
+    workdir = tmp_path / "s"
+    workdir.mkdir()
+    for name in ["out.txt", "part_1.txt", "part_2.txt"]:
+        (workdir / name).write_text(name)
+    rng = random.Random(7)
+    generated = []
+    for _ in range(60):
+        params = {f"p{i}": value(rng) for i in range(rng.randint(2, 3))}
+        program = rng.choice(JQ_PROGRAMS)
+        generated.append({"kind": "case", "condition": program, "parameters": params})
+        generated.append({"kind": "jqtext", "program": program, "parameters": params})
+    for script in [".", "{a: .f}", ".f", "[.f, .g]"]:
+        for f in ["out.txt", "part_*.txt", "missing.txt", str(workdir / "out.txt"), 3]:
+            for try_exact, globbed, relative in [(True, False, True), (True, True, True), (False, True, True), (True, False, False), (True, True, False)]:
+                generated.append({"kind": "publish", "workdir": str(workdir), "parameters": {"f": f, "g": "x"},
+                                  "publisher": {"publisher_type": "fromparjq-pub", "script": script, "tryExact": try_exact,
+                                                "glob": globbed, "relative_paths": relative}})
+    expected = ask_yadage(generated)
+    # a program with no output fails in both (yadage: StopIteration; ours says which program)
+    disagreements = [(case, want, got) for case, want in zip(generated, expected)
+                     if (got := ours(case)) != want and not ("error" in got and "error" in want)]
+    assert not disagreements, disagreements[:3]
+    assert any(a.get("value") is True for a in expected) and any(a.get("value") is False for a in expected)

@@ -28,6 +28,12 @@ def answer(case):
         return scatter(case["parameters"], spec, case.get("batchsize"), case.get("partitionsize"))
     if kind == "combine":
         return combine_outputs(case["results"], case["flatten"], case["unwrap"])
+    if kind == "case":  # yadage's step_or_stages: Python truth of the first jq output
+        return bool(TypedLeafs(case["parameters"]).jq(case["condition"]).json())
+    if kind == "jqtext":  # packtivity's par_mounts file
+        import jq
+
+        return jq.jq(case["program"]).transform(case["parameters"], text_output=True)
     if kind == "publish":
         handler = publishers.handlers[case["publisher"]["publisher_type"]]["default"]
         result = handler(case["publisher"], TypedLeafs(case["parameters"]), state(case))
