@@ -155,3 +155,30 @@ def test_emitted_files_match_the_golden_files(case, tmp_path):
     for name in FILES:
         assert (tmp_path / name).read_text() == (GOLDEN / case / name).read_text(), f"{case}/{name}: run python tests/golden_snakemake.py and review the diff"
     assert (tmp_path / "yadage2x_runtime.py").read_text() == (ROOT / "yadage2x" / "runtime.py").read_text()
+
+
+# the madminer workflows need MadGraph, Delphes and MLflow: compiled and checked, not run
+COMPILE_ONLY = {
+    "madminer-ph": ("madminer-tool__madminer-workflow-ph/workflow", ["-p", "input_file=input.yml", "-p", "num_procs_per_job=1"]),
+    "madminer-ml": ("madminer-tool__madminer-workflow-ml/workflow", ["-p", "input_file=input.yml", "-p", "data_file=/data/combined.h5",
+                    "-p", "mlflow_args_s=''", "-p", "mlflow_args_t=''", "-p", "mlflow_args_e=''", "-p", "mlflow_server=http://mlflow", "-p", "mlflow_username=u"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMPILE_ONLY))
+def test_compile_only_corpus_workflows_pass_lint_and_a_dry_run(name, corpus, cli, tmp_path):
+    import subprocess
+
+    from yadage2x.engines import find_tool
+
+    folder, params = COMPILE_ONLY[name]
+    base = corpus / folder
+    assert cli("snakemake", base / "yadage" / "workflow.yml", *params, "--initdir", base, "-o", tmp_path / "wf").code == 0
+    (tmp_path / "run").mkdir()
+    snakefile = ["-s", str(tmp_path / "wf" / "Snakefile"), "--directory", str(tmp_path / "run")]
+    lint = subprocess.run([find_tool("snakemake"), *snakefile, "--lint"], capture_output=True, text=True)
+    assert lint.returncode == 0 and "Congratulations" in lint.stdout + lint.stderr, lint.stdout + lint.stderr
+    dry = subprocess.run([find_tool("snakemake"), *snakefile, "-n", "--cores", "1", "all"], capture_output=True, text=True)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    # the first stage reads what it publishes from its files: the dry run stops at its checkpoint
+    assert "checkpoint " in dry.stdout
