@@ -17,16 +17,17 @@ EXIT_PROBLEMS = 1
 @inputs_opt
 @param_opt
 @click.option("--input-files", multiple=True, type=click.Path(exists=True), metavar="PATH", help="A file or folder for the init directory (data/inputs/); repeatable.")
+@click.option("--link-inputs", is_flag=True, help="Hard-link input files into the deposit where they share a file system, instead of copying them.")
 @click.option("--with-images", is_flag=True, help="Store every image (OCI image layout) so the deposit runs when the registry has lost it.")
 @click.option("--platform", default="linux/amd64", show_default=True, help="Platform stored for multi-platform images.")
 @click.option("--title", help="Title of the deposit (default: from the workflow's name).")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="The deposit folder to write (must not exist).")
 @reports_errors
-def pack(workflow, toplevel, inputs, params, input_files, with_images, platform, title, output):
+def pack(workflow, toplevel, inputs, params, input_files, link_inputs, with_images, platform, title, output):
     """Preserve WORKFLOW as a deposit: BagIt bag, Workflow RO-Crate, images pinned by digest."""
     from .pack import Request, pack as build
 
-    request = Request(workflow, toplevel, init_data(inputs, params) or {}, list(input_files), with_images, platform, title)
+    request = Request(workflow, toplevel, init_data(inputs, params) or {}, list(input_files), with_images, platform, title, link_inputs)
     target = build(request, Path(output))
     click.echo(f"wrote {target}")
 

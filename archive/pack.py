@@ -41,6 +41,7 @@ class Request:
     with_images: bool = False
     platform: str = "linux/amd64"
     title: str | None = None
+    link_inputs: bool = False
 
 
 def spec_files(workflow: str, toplevel: str | None) -> tuple[Path, Path, list[Path]]:
@@ -129,9 +130,9 @@ def _build(request, work, name, workflow_path, names, texts, pins, lock) -> None
         sources = [Path(p) for p in request.input_files]
         total = sum(_size(p) for p in sources)
         with meter("copying inputs", total) as bar:
-            for source in sources:
-                for file, rel in _walk(source):
-                    payload[f"data/inputs/{rel}"] = bag.copy_hashing(file, data / "inputs" / rel, bar)
+            jobs = [(file, data / "inputs" / rel, bar, request.link_inputs) for source in sources for file, rel in _walk(source)]
+            for job, result in zip(jobs, bag.in_parallel(bag.copy_hashing, jobs)):
+                payload[job[1].relative_to(work).as_posix()] = result
 
     initdir = str((data / "inputs").resolve()) if has_inputs else None
     pinned = load_workflow(data / "specs" / entry, data / "specs", request.initdata)

@@ -25,8 +25,11 @@ up() {
   docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
   echo $! >"$pidfile"
   for _ in $(seq 1 100); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v2/" || true)
-    if [ "$code" = 200 ] || [ "$code" = 401 ]; then return 0; fi
+    # answering at all (200, or 401 with auth) means it is up; python3 rather than curl, which a fresh machine may lack
+    if python3 -c "import sys, urllib.request, urllib.error
+try: urllib.request.urlopen('http://127.0.0.1:$port/v2/', timeout=1)
+except urllib.error.HTTPError: pass
+except OSError: sys.exit(1)"; then return 0; fi
     sleep 0.1
   done
   echo "docker-registry did not start on 127.0.0.1:$port; see $dir/registry.log" >&2
