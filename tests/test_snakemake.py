@@ -45,6 +45,12 @@ def test_manual_steps_are_refused_with_positions(cli, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_predicates_over_run_time_results_are_refused(cli, tmp_path):
+    result = cli("snakemake", FIXTURES / "expressions-dynamic" / "workflow.yml", "-o", tmp_path / "out")
+    assert result.code == 2 and len(result.errors) == 1
+    assert result.errors[0].split(": ", 1)[0].endswith("workflow.yml:19:11") and "expressions_fulfilled" in result.errors[0]
+
+
 def test_resources_become_snakemake_resources_and_the_rest_is_reported(cli, tmp_path):
     import json
 

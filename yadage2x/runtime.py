@@ -384,10 +384,22 @@ class Plan:
         selects something (a stage with no instances satisfies nothing)."""
         if not all(n in scope["stages"] for n in stage["reads"]):
             return False
+        if stage["dependencies"]["kind"] == "expressions_fulfilled":
+            return all(self.fulfilled(scope, e) for e in stage["dependencies"]["expressions"])
         return all(
             all(n in scope["stages"] for n in names) and any(self.select(scope, path) for path in paths)
             for names, paths in stage["waits"]
         )
+
+    def fulfilled(self, scope: dict, expression: dict) -> bool:
+        """An expressions_fulfilled predicate: yadage tests the truth of the selection made of
+        references to the outputs, so any selected output counts, whatever its value; an empty
+        selection does not (yadage-spec §2.2)."""
+        try:
+            selected = self.value(scope, expression, [])
+        except RuntimeError:  # nothing to select yet
+            return False
+        return not (isinstance(selected, (list, dict)) and not selected)
 
     def scope(self, directory: str, workflow: dict, init: dict | None, stage_path=()) -> dict:
         scope = {"dir": directory, "stages": {}, "values": {}, "stage_path": list(stage_path)}

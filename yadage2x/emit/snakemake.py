@@ -37,7 +37,11 @@ def unsupported(workflow: Workflow) -> list[Problem]:
             if isinstance(step.process, ManualProcess):
                 found.append(Problem(step.process.pos, "snakemake: manual processes cannot run unattended"))
         if stage.dependencies.kind == "expressions_fulfilled":
-            found.append(Problem(stage.dependencies.pos, "snakemake: expressions_fulfilled is not supported yet"))
+            for expr in stage.dependencies.expressions:
+                if expr.dynamic:  # yadage reads the result before the step ran: it crashes
+                    found.append(Problem(expr.pos, "snakemake: expressions_fulfilled over a result known only after its step ran "
+                                                   "(yadage itself fails on it: 'NoneType' object has no attribute 'asrefs'); "
+                                                   "use dependencies: [stage] instead"))
         for inner in stage.sub_workflows():
             found.extend(unsupported(inner))
     return found
