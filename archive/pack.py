@@ -183,6 +183,9 @@ def _emit(loaded, entry: str, data: Path, initdata: dict, initdir: str | None, p
     except SpecError as exc:
         shutil.rmtree(data / "snakemake", ignore_errors=True)
         engines["snakemake"] = {"error": "; ".join(p.message for p in exc.problems)}
+    except Exception as exc:  # an emitter's bug must not stop the yadage workflow being preserved
+        shutil.rmtree(data / "snakemake", ignore_errors=True)
+        engines["snakemake"] = {"error": f"the emitter failed: {type(exc).__name__}: {exc}".splitlines()[0]}
     try:
         from yadage2x.emit import cwl as cwl_emitter  # being written (issue 6): included once it exists
     except ImportError:
@@ -193,9 +196,12 @@ def _emit(loaded, entry: str, data: Path, initdata: dict, initdir: str | None, p
             files = written[0] if isinstance(written, tuple) else written
             main = next((p for p in files if Path(p).name == "workflow.cwl"), None)
             engines["cwl"] = {"file": f"cwl/{Path(main).name}"} if main else {"error": "cwl emitter wrote no workflow.cwl"}
-        except (SpecError, TypeError) as exc:
+        except SpecError as exc:
             shutil.rmtree(data / "cwl", ignore_errors=True)
-            engines["cwl"] = {"error": f"cwl: {exc}".splitlines()[0]}
+            engines["cwl"] = {"error": "; ".join(p.message for p in exc.problems)}
+        except Exception as exc:  # as above: the deposit is still worth having without its CWL form
+            shutil.rmtree(data / "cwl", ignore_errors=True)
+            engines["cwl"] = {"error": f"the emitter failed: {type(exc).__name__}: {exc}".splitlines()[0]}
     for engine in ("snakemake", "cwl"):
         folder = data / engine
         if folder.is_dir():

@@ -10,7 +10,8 @@ Engines:
   when it holds them (`docker load`, or pushed to `--registry`), else Docker pulls them by digest;
 - snakemake: the deposit's emitted Snakefile (Snakemake runs `container:` steps only through
   apptainer; without it, it runs them on the host, and says so);
-- cwl: the deposit's emitted CWL, when the deposit holds one.
+- cwl: cwltool with Docker, when the deposit holds a CWL workflow (the CWL emitter existed when it
+  was packed).
 """
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def run(deposit: Path, engine: str, overrides: dict, workdir: Path, registry: st
         return _run_yadage(data, manifest, parameters, initdir, workdir, registry)
     if engine == "snakemake":
         return _run_snakemake(data, parameters, initdir, workdir)
-    raise DepositError(f"{deposit}: running the CWL workflow is not wired in yet (cwl emitter not available when this was written)")
+    return _run_cwl(data, manifest, parameters, initdir, workdir, registry)
 
 
 def _restore_images(data: Path, manifest: dict, registry: str | None) -> dict[tuple[str, str], tuple[str, str]]:
@@ -76,9 +77,9 @@ def _restore_images(data: Path, manifest: dict, registry: str | None) -> dict[tu
     return targets
 
 
-def _run_yadage(data: Path, manifest: dict, parameters: dict, initdir: Path | None, workdir: Path, registry: str | None) -> RunResult:
-    from yadage2x.reference import run as run_yadage
-
+def _restored_specs(data: Path, manifest: dict, workdir: Path, registry: str | None) -> Path:
+    """The pinned specs copied to workdir/specs, their images pointed at the restored copies when
+    the deposit holds the images; returns the workflow file there."""
     specs = workdir / "specs"
     shutil.copytree(data / "specs", specs)
     if manifest["images_included"]:
@@ -86,9 +87,31 @@ def _run_yadage(data: Path, manifest: dict, parameters: dict, initdir: Path | No
         for name in manifest["specs"]:
             path = specs / name
             path.write_text(rewrite(name, path.read_text(encoding="utf-8"), lambda image, tag: targets.get((image, tag), (None, tag))), encoding="utf-8")
-    workflow = specs / Path(manifest["workflow"]["file"]).relative_to("specs")
-    result = run_yadage(workflow, specs, workdir / "yadage", parameters, initdir, docker=True)
+    return specs / Path(manifest["workflow"]["file"]).relative_to("specs")
+
+
+def _run_yadage(data: Path, manifest: dict, parameters: dict, initdir: Path | None, workdir: Path, registry: str | None) -> RunResult:
+    from yadage2x.reference import run as run_yadage
+
+    workflow = _restored_specs(data, manifest, workdir, registry)
+    result = run_yadage(workflow, workflow.parent, workdir / "yadage", parameters, initdir, docker=True)
     return _finish(result.capture, workdir / "yadage", workdir, result.log)
+
+
+def _run_cwl(data: Path, manifest: dict, parameters: dict, initdir: Path | None, workdir: Path, registry: str | None) -> RunResult:
+    """cwltool with Docker, on the CWL compiled from the (restored) pinned specs: the runner lays
+    the CWL outputs out as yadage's work directories to take the capture, which needs the
+    workflow's IR, so the CWL is emitted again here; the same emitter wrote the deposit's cwl/."""
+    try:
+        from yadage2x.engines import run_cwl
+    except ImportError:
+        raise DepositError("cwl emitter not available in this installation of yadage2x") from None
+    from yadage2x.load import load_workflow
+
+    workflow = _restored_specs(data, manifest, workdir, registry)
+    loaded = load_workflow(workflow, workflow.parent, parameters)
+    captured, log = run_cwl(loaded, workdir / "cwl", parameters, initdir, docker=True)
+    return _finish(captured, workdir / "cwl" / "run", workdir, log)
 
 
 def _run_snakemake(data: Path, parameters: dict, initdir: Path | None, workdir: Path) -> RunResult:

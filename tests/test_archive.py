@@ -148,14 +148,21 @@ def test_run_with_a_new_parameter_and_on_snakemake(deposit, tmp_path):
     assert compare(capture.read(tmp_path / "new" / "capture.json"), capture.read(tmp_path / "smk" / "capture.json")) == []
 
 
-def test_run_cwl_says_what_is_missing(deposit, tmp_path):
-    dep, _ = deposit
+def test_run_on_cwl_in_docker_after_registry_and_images_are_gone(deposit, registry, test_image, tmp_path):
+    dep, example = deposit
     engines = json.loads((dep / "data" / "recast-archive.json").read_text())["engines"]
+    if "file" not in engines["cwl"]:  # packed without the CWL emitter: run says so, in one line
+        code, out, err = archive("run", dep, "--engine", "cwl", "-w", tmp_path / "cwl")
+        assert code == 2 and err.count("\n") == 1
+        assert "cwl emitter not available" in err and not (tmp_path / "cwl").exists()
+        return
+    assert (dep / "data" / engines["cwl"]["file"]).read_text().count("DockerRequirement")
+    registry.down()
+    drop_images(registry.host)
     code, out, err = archive("run", dep, "--engine", "cwl", "-w", tmp_path / "cwl")
-    if "file" in engines["cwl"]:
-        pytest.skip("this deposit holds a CWL workflow")
-    assert code == 2 and err.count("\n") == 1
-    assert "cwl emitter not available" in err and not (tmp_path / "cwl").exists()
+    assert code == 0, err
+    assert compare(capture.read(example / "capture.json"), capture.read(tmp_path / "cwl" / "capture.json")) == []
+    assert "recast-archive.local/examples/busybox" in (tmp_path / "cwl" / "cwl" / "cwltool.log").read_text()
 
 
 def test_restore_into_another_registry_keeps_the_digest(deposit, tmp_path_factory, tmp_path):
