@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Start or stop a local OCI registry (Debian's docker-registry, distribution 2.8) on loopback, for the
 # archive tests. Installs the package when missing (needs root). Storage and state live in DIR.
-#   scripts/registry.sh up DIR PORT [HTPASSWD]   serve 127.0.0.1:PORT (with basic auth if HTPASSWD is given)
+#   scripts/registry.sh up DIR PORT [AUTH]   serve 127.0.0.1:PORT; AUTH, if given, is the registry's
+#                                            `auth:` mapping in YAML flow style, e.g. '{htpasswd: {realm: r, path: /x}}'
 #   scripts/registry.sh down DIR                 stop the registry that `up` started there
 set -euo pipefail
 cmd=${1:-}; dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 up DIR PORT [HTPASSWD] | down DIR" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 up DIR PORT [AUTH] | down DIR" >&2; exit 2; }
 mkdir -p "$dir"
 pidfile=$dir/registry.pid
 
 up() {
-  local port=$1 htpasswd=${2:-}
+  local port=$1 auth=${2:-}
   if ! command -v docker-registry >/dev/null; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry >"$dir/apt.log"
@@ -20,7 +21,7 @@ up() {
     echo "log: {level: warn}"
     echo "storage: {filesystem: {rootdirectory: $dir/storage}, delete: {enabled: true}}"
     echo "http: {addr: 127.0.0.1:$port}"
-    if [ -n "$htpasswd" ]; then echo "auth: {htpasswd: {realm: recast-archive-tests, path: $htpasswd}}"; fi
+    if [ -n "$auth" ]; then echo "auth: $auth"; fi
   } >"$dir/config.yml"
   docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
   echo $! >"$pidfile"
@@ -48,5 +49,5 @@ down() {
 case "$cmd" in
   up) up "${3:?PORT}" "${4:-}" ;;
   down) down ;;
-  *) echo "usage: $0 up DIR PORT [HTPASSWD] | down DIR" >&2; exit 2 ;;
+  *) echo "usage: $0 up DIR PORT [AUTH] | down DIR" >&2; exit 2 ;;
 esac
