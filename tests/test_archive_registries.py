@@ -1,8 +1,8 @@
 """Private registries: the real docker-registry (scripts/registry.sh) behind basic auth (htpasswd)
 and behind token auth (a token service written here, on loopback, signing JWTs the registry
 checks against a certificate it was given). Credentials come from a Docker config file and must
-never reach the deposit. No Docker engine needed: the test image is built and pushed with our own
-registry client.
+never reach the deposit. Test images are built and pushed with our own registry client; a
+multi-platform one (an OCI index) shows that one platform is stored and loads into Docker.
 """
 from __future__ import annotations
 
@@ -31,16 +31,16 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def push_tiny_image(host: str, repository: str, tag: str, scratch: Path) -> str:
+def push_tiny_image(host: str, repository: str, tag: str, scratch: Path, arch: str = "amd64") -> str:
     """A one-layer image with a shell-free file in it, pushed through our client; returns its digest."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w") as tar:
-        body = b"preserved\n"
+        body = f"preserved for {arch}\n".encode()
         info = tarfile.TarInfo("hello.txt")
         info.size = len(body)
         tar.addfile(info, io.BytesIO(body))
     layer = gzip.compress(raw.getvalue(), mtime=0)
-    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+    config = json.dumps({"architecture": arch, "os": "linux", "config": {},
                          "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(raw.getvalue()).hexdigest()]}}).encode()
     registry = Registry(host)
     blobs = []
@@ -214,3 +214,41 @@ def test_token_auth_registry(tmp_path, docker_config):
     finally:
         registry.down()
         tokens.stop()
+
+
+def test_multi_platform_image_stores_one_platform_and_loads_into_docker(tmp_path):
+    import os
+    import subprocess
+
+    from archive import images as oci
+    from archive.registry import parse_reference
+
+    registry = LocalRegistry(tmp_path / "registry")
+    registry.up()
+    try:
+        client = Registry(registry.host)
+        children = {arch: push_tiny_image(registry.host, "multi/tiny", f"only-{arch}", tmp_path, arch) for arch in ("amd64", "arm64")}
+        index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest,
+             "size": len(client.manifest("multi/tiny", digest, digest)[0]), "platform": {"os": "linux", "architecture": arch}}
+            for arch, digest in children.items()]}).encode()
+        client.push_manifest("multi/tiny", "v1", index, "application/vnd.oci.image.index.v1+json")
+        wf = workflow_using(tmp_path / "wf", f"{registry.host}/multi/tiny", "v1")
+        code, out, err = archive("pack", wf, "--with-images", "--platform", "linux/arm64", "-o", tmp_path / "dep")
+        assert code == 0, err
+    finally:
+        registry.down()
+    image = json.loads((tmp_path / "dep" / "data" / "recast-archive.json").read_text())["images"][0]
+    assert image["digest"] == "sha256:" + hashlib.sha256(index).hexdigest()  # the pin is the index: portable
+    assert image["platform_digest"] == children["arm64"]
+    layout = tmp_path / "dep" / "data" / "images"
+    assert oci.blob_path(layout, children["arm64"]).exists() and not oci.blob_path(layout, children["amd64"]).exists()
+    assert archive("verify", tmp_path / "dep")[0] == 0
+    if not os.environ.get("YADAGE2X_DOCKER"):
+        return
+    name, tag = oci.docker_load(layout, parse_reference(image["reference"], None))
+    try:
+        inspected = subprocess.run(["docker", "image", "inspect", "--format", "{{.Architecture}}", f"{name}:{tag}"], capture_output=True, text=True)
+        assert inspected.stdout.strip() == "arm64"
+    finally:
+        subprocess.run(["docker", "rmi", f"{name}:{tag}"], capture_output=True)
