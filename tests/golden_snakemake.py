@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden" / "snakemake"
 CASES = ["helloworld", "dynamic-mapreduce", "nested-mapreduce", "cases-static", "jq-stage"]
-FILES = ["Snakefile", "config.yaml", "workflow.json", "loss-report.json"]  # yadage2x_runtime.py is a copy of runtime.py
+FILES = ["Snakefile", "config.yaml", "workflow.json", "loss-report.json", "profiles/default/config.yaml"]  # yadage2x_runtime.py is a copy of runtime.py
 
 
 def emit_case(name: str, outdir: Path) -> None:
@@ -24,6 +24,7 @@ def emit_case(name: str, outdir: Path) -> None:
 if __name__ == "__main__":
     for case in CASES:
         emit_case(case, GOLDEN / case)
-        for extra in set(p.name for p in (GOLDEN / case).iterdir()) - set(FILES):
+        written = {str(p.relative_to(GOLDEN / case)) for p in (GOLDEN / case).rglob("*") if p.is_file()}
+        for extra in written - set(FILES):
             (GOLDEN / case / extra).unlink()
         print("wrote", GOLDEN / case, file=sys.stderr)

@@ -297,6 +297,15 @@ def snakefile(workflow: Workflow, source: str) -> str:
     return "\n".join(lines)
 
 
+# Snakemake reads profiles/default beside the Snakefile by itself (a "workflow profile").
+WORKFLOW_PROFILE = """\
+# Settings Snakemake reads by itself from beside the Snakefile (its workflow profile).
+# The jobs write no temp() files, which is all the default ILP scheduler optimises; the greedy
+# scheduler picks the same jobs without solving an ILP at every step (much faster on wide fans).
+scheduler: greedy
+"""
+
+
 def losses(workflow: Workflow) -> list[Loss]:
     """What the Snakefile cannot carry over, for the loss report (and --strict)."""
     found = []
@@ -325,11 +334,13 @@ def emit(workflow: Workflow, source: str, outdir: Path, initdata: dict | None, i
         "workflow.json": json.dumps({"workflow": data, "rules": rule_names(data)}, indent=1, sort_keys=True) + "\n",
         "yadage2x_runtime.py": resources.files("yadage2x").joinpath("runtime.py").read_text(encoding="utf-8"),
         "loss-report.json": json.dumps({"target": "snakemake", "losses": [loss.to_json() for loss in lost]}, indent=2) + "\n",
+        "profiles/default/config.yaml": WORKFLOW_PROFILE,
     }
     written = []
     for name, text in files.items():
         path = outdir / name
-        tmp = path.with_name(f".{name}.tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
         written.append(path)
