@@ -49,6 +49,7 @@ PATH = ["null", "File", "Directory"]  # a path published from the work directory
 ANY = "Any"
 WORKDIR = "\0workdir\0"  # stands for {workdir} until the text becomes CWL
 SCRIPT = ".yadage2x-script"  # where a script process is written in the work directory
+ROOT = "\x01"  # the work directory in a publisher's path, which becomes relative to it
 
 
 def array(t):
@@ -75,11 +76,13 @@ def value_type(value):
         return "string"
     if isinstance(value, (list, tuple)) and value:
         items = {json.dumps(value_type(v), sort_keys=True) for v in value}
-        if len(items) == 1 and json.loads(items.pop()) not in (ANY,):
+        if len(items) == 1 and json.loads(items.pop()) not in (ANY, ["null", ANY]):
             return array(value_type(value[0]))
         return array(ANY)
     if isinstance(value, (list, tuple)):
         return array(ANY)
+    if value is None:
+        return ["null", ANY]  # Any itself excludes null
     return ANY
 
 
@@ -138,11 +141,12 @@ class Scope:
 
 
 class Compiler:
-    def __init__(self):
+    def __init__(self, split: bool = False):
         self.uses_js = False
         self.features: set[str] = set()
         self.losses: list[Problem] = []
-        self.tools: dict[str, cwl.Process] = {}
+        self.split = split  # tools in files of their own (tools/<stage path>.cwl)
+        self.tools: dict[str, cwl.Process] = {}  # file name -> tool, when split
 
     # -- templates ---------------------------------------------------------------------------
 
@@ -213,8 +217,8 @@ class Compiler:
             alternatives = parse(value.selector)
         except SelectorError as exc:
             raise Refused(pos, f"selector '{value.selector}': {exc}") from None
-        if len(alternatives) != 1:
-            raise Refused(pos, f"selector '{value.selector}': unions of selectors are not translated yet")
+        if len(alternatives) > 1:
+            return self.union(scope, alternatives, value, pos)
         source, t, depth, picks = self.walk(scope, alternatives[0], value, pos)
         if value.single:
             if depth:
@@ -231,6 +235,21 @@ class Compiler:
             item = item["items"] if is_array(item) else ANY
         result = ANY if (value.unwrap or value.flatten) else array(item)
         return Source(source, result, f"$(yadage.select({shaped}, {depth}, {str(value.flatten).lower()}, {str(value.unwrap).lower()}))", js=True)
+
+    def union(self, scope: Scope, alternatives, value: Ref, pos) -> Source:
+        """`a,b`: the entries of each alternative in turn, then flatten and unwrap."""
+        if value.single:
+            raise Refused(pos, f"step: '{value.selector}' must select exactly one step, not a union")
+        sources, parts, depths = [], [], []
+        for i, path in enumerate(self.walk(scope, alt, value, pos) for alt in alternatives):
+            source, _, depth, picks = path
+            sources.append(source)
+            parts.append(f"yadage.pick(self[{i}], {json.dumps(picks)})" if picks else f"self[{i}]")
+            depths.append(depth)
+        self.uses_js = True
+        self.features.add("MultipleInputFeatureRequirement")
+        expression = f"$(yadage.union([{', '.join(parts)}], {json.dumps(depths)}, {str(value.flatten).lower()}, {str(value.unwrap).lower()}))"
+        return Source(sources, ANY, expression, js=True)
 
     def walk(self, scope: Scope, path, ref: Ref, pos):
         """(source id, type, scattered levels, index picks) of a selector path in ``scope``."""
@@ -376,7 +395,16 @@ class Compiler:
             bindings = {k: Binding(False, type=t, id=ids[k]) for k, t in inner_types.items()}
             for key, value in literals.items():
                 bindings[key] = Binding(True, contextualise(value, WORKDIR), id=ids[key])
+            uses_js, self.uses_js = self.uses_js, False
             run, outputs = self.tool(stage, stage.body, bindings)
+            if self.split:
+                if self.uses_js:  # a tool file must stand alone: it brings the library
+                    run.requirements = [cwl.InlineJavascriptRequirement(expressionLib=[LIBRARY]), *(run.requirements or [])]
+                run.cwlVersion = "v1.2"
+                file = "__".join(cwl_id(p) for p in scope.path + (stage.name,)) + ".cwl"
+                self.tools[file] = run
+                run = f"tools/{file}"
+            self.uses_js = self.uses_js or uses_js
             step_in = [self.step_input(ids[key], src) for key, src in sources.items()]
         ports = {k: (array(t) if stage.scatter else t) for k, t in outputs.items()}
         scatter = [ids[k] for k in stage.scatter.parameters] if stage.scatter else None
@@ -394,6 +422,8 @@ class Compiler:
             self.features.add("StepInputExpressionRequirement")
         if src.source is None:
             return cwl.WorkflowStepInput(id=input_id, default=src.default)
+        if isinstance(src.source, list):
+            return cwl.WorkflowStepInput(id=input_id, source=src.source, linkMerge="merge_nested", valueFrom=src.value_from)
         return cwl.WorkflowStepInput(id=input_id, source=src.source, valueFrom=src.value_from)
 
     def prepare_step(self, stage: Stage, sources: dict) -> cwl.WorkflowStep:
@@ -450,11 +480,12 @@ class Compiler:
             prefix = prefix.replace("{", "{{").replace("}", "}}")
             base = ["sh", "-c"]
             if isinstance(process, ScriptProcess):
-                # packtivity feeds the script to the interpreter on standard input
+                # packtivity feeds the script to the interpreter on standard input (cwltool's
+                # `stdin:` takes only staged inputs, so the shell redirects it)
                 text = self.template(process.script, bindings, process.pos, command=True)
                 requirements.append(cwl.InitialWorkDirRequirement(listing=[cwl.Dirent(entryname=SCRIPT, entry=text)]))
-                command = self.template(prefix + process.interpreter.replace("{", "{{").replace("}", "}}"), {}, process.pos, command=True)
-                stdin = f"$(runtime.outdir)/{SCRIPT}"
+                interpreter = process.interpreter.replace("{", "{{").replace("}", "}}")
+                command = self.template(f"{prefix}{interpreter} < {{workdir}}/{SCRIPT}", {}, process.pos, command=False)
             else:
                 command = self.template(prefix + process.cmd, bindings, process.pos, command=True)
             arguments = [cwl.CommandLineBinding(valueFrom=command)]
@@ -484,10 +515,13 @@ class Compiler:
         elif isinstance(pub, InterpolatedPublisher):
             if pub.relative_paths:
                 raise Refused(pub.pos, "interpolated-pub with relative_paths is not translated yet")
-            for path, leaf in leaves(thaw(pub.publish)):
-                if not isinstance(leaf, str):
+            for path, leaf in leaves(thaw(pub.publish), lists=False):
+                if isinstance(leaf, list) and not pub.glob:
+                    outputs[port_name(path)] = self.path_list(leaf, bindings, pub)
+                elif not isinstance(leaf, str):
                     raise Refused(pub.pos, "interpolated-pub with values other than text is not translated yet")
-                outputs[port_name(path)] = self.interpolated(leaf, bindings, pub, published)
+                else:
+                    outputs[port_name(path)] = self.interpolated(leaf, bindings, pub, published, port_name(path))
         elif isinstance(pub, FromGlobPublisher):
             outputs[port_name(pub.outputkey)] = (array(["File", "Directory"]), cwl.CommandOutputBinding(glob=pub.globexpression))
         else:
@@ -509,28 +543,46 @@ class Compiler:
             published.append(binding)
         return value_type(value), cwl.CommandOutputBinding(outputEval=f"$({js_get(binding.id)})")
 
-    def interpolated(self, leaf: str, bindings: dict, pub: InterpolatedPublisher, published: list):
+    def path_list(self, items: list, bindings: dict, pub: InterpolatedPublisher):
+        """A published list of work-directory paths: one port, globbing each in turn."""
+        patterns = []
+        for item in items:
+            port = self.interpolated(item, bindings, pub, [], "") if isinstance(item, str) else None
+            if port is None or port[0] != PATH or port[1].glob == "$(runtime.outdir)":
+                raise Refused(pub.pos, "a published list is translated only when it lists files in the work directory")
+            patterns.append(port[1].glob)
+        return array(["File", "Directory"]), cwl.CommandOutputBinding(glob=patterns)
+
+    def interpolated(self, leaf: str, bindings: dict, pub: InterpolatedPublisher, published: list, port: str):
+        """One template of an interpolated publisher: a path in the work directory becomes a
+        glob (glob: true gives the list of matches), anything else a formatted string."""
         fields = [f for _, f, _, _ in string.Formatter().parse(leaf) if f is not None]
+        if not pub.glob and fields == [leaf[1:-1]] and leaf[1:-1] in bindings and not bindings[leaf[1:-1]].literal:
+            return self.pass_value(bindings[leaf[1:-1]], published, pub.pos)
+        if not pub.glob and port and all(f in bindings and bindings[f].literal for f in fields):
+            # known now: the tool publishes it as the default of an input
+            text = leaf.format(**{f: bindings[f].value for f in fields})
+            if WORKDIR not in text:
+                return self.pass_value(Binding(True, text, id=f"{port}__text"), published, pub.pos)
+        text = self.template(leaf, bindings, pub.pos, False, workdir=ROOT)
+        rest = text[len(ROOT):].lstrip("/") if text.startswith(ROOT) else None
+        if rest is None or ROOT in rest:
+            if pub.glob or ROOT in text:
+                raise Refused(pub.pos, "only paths that start in the work directory are translated in publishers")
+            return "string", cwl.CommandOutputBinding(outputEval=text)
         if pub.glob:
-            if not leaf.startswith("{workdir}/"):
-                raise Refused(pub.pos, "a glob publisher's pattern must start with {workdir}/ to be translated")
-            return array(["File", "Directory"]), cwl.CommandOutputBinding(glob=self.template(leaf[len("{workdir}/"):], bindings, pub.pos, False))
-        if leaf.startswith("{workdir}") and fields.count("workdir") == 1:
-            rest = leaf[len("{workdir}"):].lstrip("/")
-            return PATH, cwl.CommandOutputBinding(glob=self.template(rest, bindings, pub.pos, False) if rest else "$(runtime.outdir)")
-        if len(fields) == 1 and leaf == f"{{{fields[0]}}}" and fields[0] in bindings:
-            return self.pass_value(bindings[fields[0]], published, pub.pos)
-        if "workdir" in fields:
-            raise Refused(pub.pos, "{workdir} inside other text in a publisher is not translated yet")
-        return "string", cwl.CommandOutputBinding(outputEval=self.template(leaf, bindings, pub.pos, False))
+            return array(["File", "Directory"]), cwl.CommandOutputBinding(glob=rest)
+        return PATH, cwl.CommandOutputBinding(glob=rest or "$(runtime.outdir)")
 
 
 def publisher_ports(pub) -> list[str]:
     """The output ports a publisher gives (its result's leaves)."""
     if isinstance(pub, FromParPublisher):
         return [port_name(path) for path, _ in leaves(thaw(pub.outputmap))]
-    if isinstance(pub, (ConstantPublisher, InterpolatedPublisher)):
+    if isinstance(pub, ConstantPublisher):
         return [port_name(path) for path, _ in leaves(thaw(pub.publish))]
+    if isinstance(pub, InterpolatedPublisher):
+        return [port_name(path) for path, _ in leaves(thaw(pub.publish), lists=False)]
     if isinstance(pub, FromGlobPublisher):
         return [port_name(pub.outputkey)]
     return []
@@ -551,14 +603,14 @@ def py_str(value) -> str:
     return str(value)
 
 
-def leaves(value, path=()):
-    """(path, leaf) for every leaf of a JSON value."""
+def leaves(value, path=(), lists=True):
+    """(path, leaf) for every leaf of a JSON value (lists kept whole unless ``lists``)."""
     if isinstance(value, dict):
         for k, v in value.items():
-            yield from leaves(v, path + (str(k),))
-    elif isinstance(value, list):
+            yield from leaves(v, path + (str(k),), lists)
+    elif isinstance(value, list) and lists:
         for i, v in enumerate(value):
-            yield from leaves(v, path + (str(i),))
+            yield from leaves(v, path + (str(i),), lists)
     else:
         yield path, value
 
@@ -642,7 +694,7 @@ def file_object(path: str, outdir: Path) -> dict:
 
 def unsupported(workflow: Workflow, initdata: dict | None = None) -> list[Problem]:
     """What this emitter refuses, each at its position (empty: the workflow translates)."""
-    types, _ = init_inputs(initdata or {k: "" for k in init_keys(workflow)}, None, Path("."))
+    types, _ = init_inputs(initdata, None, Path(".")) if initdata else ({k: ANY for k in init_keys(workflow)}, None)
     try:
         Compiler().workflow(workflow, types)
     except Refused as exc:
@@ -661,10 +713,12 @@ def init_keys(workflow: Workflow) -> list[str]:
     return keys
 
 
-def compile_workflow(workflow: Workflow, source: str, initdata: dict | None, initdir: str | None, outdir: Path):
-    """(workflow document as plain data, inputs as plain data, losses)."""
+def compile_workflow(workflow: Workflow, source: str, initdata: dict | None, initdir: str | None, outdir: Path, split: bool = False):
+    """(workflow document, inputs, losses, {tool file: tool document}), documents as plain data."""
     types, values = init_inputs(initdata, initdir, outdir)
-    compiler = Compiler()
+    if initdata is None:  # no init data given: the inputs the stages read, of any type
+        types = {key: ANY for key in init_keys(workflow)}
+    compiler = Compiler(split)
     try:
         main, _ = compiler.workflow(workflow, types)
     except Refused as exc:
@@ -675,13 +729,34 @@ def compile_workflow(workflow: Workflow, source: str, initdata: dict | None, ini
     main.requirements = requirements or None
     main.doc = f"Generated by yadage2x {__version__} from {source}: edit the yadage workflow and emit again."
     main.cwlVersion = "v1.2"
-    document = main.save(top=True)
-    if any("yadage2x:" in json.dumps(hint) for hint in [document]):
-        document = {"$namespaces": {"yadage2x": NAMESPACE}, **document}
-    return document, values, compiler.losses
+    tools = {name: document(tool) for name, tool in sorted(compiler.tools.items())}
+    return document(main), values, compiler.losses, tools
+
+
+def document(process) -> dict:
+    """A process as a CWL file's content: cwlVersion first, our namespace where hints use it."""
+    saved = process.save(top=True)
+    head = {"cwlVersion": saved.pop("cwlVersion", "v1.2")}
+    if "yadage2x:" in json.dumps(saved):
+        head["$namespaces"] = {"yadage2x": NAMESPACE}
+    return {**head, **saved}
+
+
+def blocks(data):
+    """Multi-line strings (scripts, the JavaScript library) as YAML literal blocks, to read them."""
+    from ruamel.yaml.scalarstring import LiteralScalarString
+
+    if isinstance(data, dict):
+        return {k: blocks(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [blocks(v) for v in data]
+    if isinstance(data, str) and "\n" in data.rstrip("\n") and not any(line != line.rstrip() for line in data.split("\n")):
+        return LiteralScalarString(data)
+    return data
 
 
 def to_yaml(data) -> str:
+    data = blocks(data)
     yaml = YAML()
     yaml.width = 4096
     yaml.default_flow_style = False
@@ -690,21 +765,28 @@ def to_yaml(data) -> str:
     return out.getvalue()
 
 
+def loss_report(losses: list[Problem]) -> str:
+    entries = [{"file": p.pos.file, "line": p.pos.line, "column": p.pos.col, "reason": p.message} for p in losses]
+    return json.dumps({"target": "cwl", "losses": entries}, indent=2) + "\n"
+
+
 def emit(workflow: Workflow, source: str, outdir: Path, initdata: dict | None, initdir: str | None,
          strict: bool = False, split: bool = False) -> tuple[list[Path], list[Problem]]:
-    """Write workflow.cwl and inputs.yml; returns the files and the loss report."""
-    document, values, losses = compile_workflow(workflow, source, initdata, initdir, outdir)
+    """Write workflow.cwl (tools packed in, or in tools/ with ``split``), inputs.yml and
+    loss-report.json; return the files written and the losses. With ``strict`` a loss is an
+    error and nothing is written."""
+    main, values, losses, tools = compile_workflow(workflow, source, initdata, initdir, outdir, split)
     if strict and losses:
         raise SpecError([Problem(p.pos, f"cwl --strict: {p.message}") for p in losses])
-    outdir.mkdir(parents=True, exist_ok=True)
-    files = {
-        "workflow.cwl": "#!/usr/bin/env cwl-runner\n" + to_yaml(document),
-        "inputs.yml": to_yaml(values) if values else "{}\n",
-    }
+    files = {"workflow.cwl": "#!/usr/bin/env cwl-runner\n" + to_yaml(main)}
+    files.update({f"tools/{name}": to_yaml(tool) for name, tool in tools.items()})
+    files["inputs.yml"] = to_yaml(values) if values else "{}\n"
+    files["loss-report.json"] = loss_report(losses)
     written = []
     for name, text in files.items():
         path = outdir / name
-        tmp = path.with_name(f".{name}.tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
         written.append(path)

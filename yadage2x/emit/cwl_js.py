@@ -4,8 +4,9 @@ CWL parameter references cover files (`$(inputs.x.path)`), strings and integers.
 is yadage's own run-time rules, which no CWL construct expresses:
 - `str`/`arg`: packtivity formats values with Python's str() (True, None, ['a', 'b']), and
   joins a top-level list with spaces in commands (yadage2x/runtime.py `render`);
-- `select`: a `stages:` selection is a list over every instance of every scope crossed,
-  shaped by flatten and unwrap (runtime.py `combine`);
+- `select`, `union`: a `stages:` selection is a list over every instance of every scope
+  crossed (of each alternative of a union in turn), shaped by flatten and unwrap (runtime.py
+  `combine`);
 - `pick`: an index in a selector (`outer[0].middle[0].export`);
 - `scatter`: batchsize/partitionsize grouping and zip's truncation to the shortest list
   (runtime.py `group`, `scatter`), done before CWL's own scatter.
@@ -24,7 +25,8 @@ LIBRARY = r"""var yadage = {
     if (Array.isArray(v)) {
       return "[" + v.map(function (x) { return yadage.repr(x, false); }).join(", ") + "]";
     }
-    return "{" + Object.keys(v).map(function (k) {
+    // yadage hands mappings over as JSON with sorted keys
+    return "{" + Object.keys(v).sort().map(function (k) {
       return yadage.quote(k) + ": " + yadage.repr(v[k], false);
     }).join(", ") + "}";
   },
@@ -55,6 +57,12 @@ LIBRARY = r"""var yadage = {
       items = [].concat.apply([], items.map(function (x) { return Array.isArray(x) ? x : [x]; }));
     }
     return (unwrap && items.length === 1) ? items[0] : items;
+  },
+  // a union of selectors ('a,b'): the entries of each in turn
+  union: function (values, depths, flatten, unwrap) {
+    var items = [];
+    values.forEach(function (v, i) { items = items.concat(yadage.select(v, depths[i], false, false)); });
+    return yadage.select(items, 1, flatten, unwrap);
   },
   group: function (values, batchsize, partitionsize) {
     var out = [], start = 0, k;

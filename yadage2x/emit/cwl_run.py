@@ -109,7 +109,10 @@ def layout(workflow, outputs: dict, run: Path, initdata: dict | None, initdir: s
         return target
 
     def result_of(instance: dict):
-        return publish(instance["step"]["publisher"], instance["parameters"], str(place(instance)))
+        result = publish(instance["step"]["publisher"], instance["parameters"], str(place(instance)))
+        # CWL lists glob matches by name, yadage in file-system order (which differs from one
+        # machine to the next): the instances fanned out over them follow the CWL order here
+        return sort_lists(result) if globs(instance["step"]["publisher"]) else result
 
     plan = Plan(planner_json(workflow), initdata or {}, initdir, str(run), result_of)
     results = {}
@@ -127,6 +130,18 @@ def layout(workflow, outputs: dict, run: Path, initdata: dict | None, initdir: s
     (run / ".yadage2x").mkdir(exist_ok=True)
     (run / ".yadage2x" / "results.json").write_text(json.dumps({"instances": results, "stalled": plan.stalled}, indent=2, sort_keys=True))
     return problems
+
+
+def globs(publisher: dict) -> bool:
+    return publisher["kind"] == "fromglob-pub" or bool(publisher.get("glob"))
+
+
+def sort_lists(value):
+    if isinstance(value, dict):
+        return {k: sort_lists(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return sorted((sort_lists(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
+    return value
 
 
 def agree(name: str, result, port_value, workdir: Path) -> list[str]:
