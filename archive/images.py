@@ -67,7 +67,6 @@ def fetch(refs: list[Reference], layout: Path, platform: str) -> dict[str, dict]
             for blob in [manifest["config"], *manifest.get("layers", [])]:
                 target = blob_path(layout, blob["digest"])
                 if not target.exists():
-                    bar.total(None)
                     registry.blob(ref.repository, blob["digest"], target, bar)
                 size += blob.get("size", 0)
             descriptors.append(top)

@@ -45,9 +45,9 @@ def verify(deposit: Path) -> list[str]:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         return problems + [f"{manifest_path}: unreadable ({exc.__class__.__name__})"]
-    for error in sorted(jsonschema.Draft202012Validator(manifest_schema()).iter_errors(manifest), key=str):
-        where = "/".join(map(str, error.absolute_path)) or "(top)"
-        return problems + [f"{manifest_path}: {where}: {error.message}"]
+    invalid = sorted(jsonschema.Draft202012Validator(manifest_schema()).iter_errors(manifest), key=str)
+    if invalid:  # the checks below rely on the manifest's shape
+        return problems + [f"{manifest_path}: {'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in invalid]
     problems += _specs(data, manifest)
     if manifest["images_included"]:
         problems += _images(deposit, manifest, listed)

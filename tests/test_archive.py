@@ -357,3 +357,25 @@ def test_pin_text_edits_only_image_tags():
     assert "# the shell" in pinned
     assert unpinned(parse_text(pinned, "p")) == unpinned(parse_text(text, "o"))
     assert all(u.imagetag.endswith(digest) for u in uses("s.yml", pinned))
+
+
+def test_pack_never_overwrites(tmp_path, write):
+    wf = write("wf/workflow.yml", "stages: []\n")
+    (tmp_path / "dep").mkdir()
+    (tmp_path / "dep" / "mine.txt").write_text("keep")
+    code, out, err = archive("pack", wf, "-o", tmp_path / "dep")
+    assert code == 2 and "exists" in err and (tmp_path / "dep" / "mine.txt").read_text() == "keep"
+
+
+def test_verify_names_a_manifest_that_lost_its_shape(tmp_path, write):
+    from archive import bag
+
+    wf = write("wf/workflow.yml", "stages: []\n")
+    assert archive("pack", wf, "-o", tmp_path / "dep")[0] == 0
+    dep = tmp_path / "dep"
+    manifest = dep / "data" / "recast-archive.json"
+    data = json.loads(manifest.read_text())
+    del data["images"]
+    manifest.write_text(json.dumps(data))
+    bag.write_tag_files(dep, {p: bag.hash_file(dep / p) for p in bag.payload_files(dep)}, "tamperer")
+    assert verify_errors(dep) == [f"{manifest}: (top): 'images' is a required property"]
