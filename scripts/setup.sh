@@ -33,3 +33,18 @@ if [ "${1:-}" = "test" ]; then
   fi
   .venv-capclient/bin/python -m pip install --quiet --disable-pip-version-check "cap-client==1.4"
 fi
+if [ "${1:-}" = "test" ]; then
+  # the emitted Snakefiles must run with Snakemake 8 too (tests/test_snakemake.py runs a few there)
+  if [ ! -x .venv-snakemake8/bin/snakemake ]; then
+    "$python" -m venv .venv-snakemake8
+  fi
+  .venv-snakemake8/bin/python -m pip install --quiet --disable-pip-version-check "snakemake>=8,<9" "jq>=1.6"
+fi
+if [ "${1:-}" = "test" ]; then
+  # toil-cwl-runner runs the emitted CWL (tests/test_cwl.py); toil pins cwltool exactly and caps
+  # requests and ruamel.yaml, so it gets a virtual environment of its own
+  if [ ! -x .venv-toil/bin/toil-cwl-runner ]; then
+    "$python" -m venv .venv-toil
+  fi
+  .venv-toil/bin/python -m pip install --quiet --disable-pip-version-check "toil[cwl]==9.6.0"
+fi

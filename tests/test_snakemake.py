@@ -191,3 +191,48 @@ def test_compile_only_corpus_workflows_pass_lint_and_a_dry_run(name, corpus, cli
     assert dry.returncode == 0, dry.stdout + dry.stderr
     # the first stage reads what it publishes from its files: the dry run stops at its checkpoint
     assert "checkpoint " in dry.stdout
+
+
+SNAKEMAKE8 = ROOT / ".venv-snakemake8" / "bin" / "snakemake"
+
+
+@pytest.mark.parametrize("name", ["helloworld", "dynamic-mapreduce", "nested-mapreduce", "cases-dynamic", "jq-stage"])
+def test_the_emitted_workflow_runs_with_snakemake_8(name, cli, tmp_path, monkeypatch):
+    if not SNAKEMAKE8.exists():
+        pytest.skip("Snakemake 8 not installed: scripts/setup.sh test makes .venv-snakemake8")
+    assert subprocess_version(SNAKEMAKE8).startswith("8.")
+    example = ROOT / "examples" / name
+    monkeypatch.setenv("YADAGE2X_SNAKEMAKE", str(SNAKEMAKE8))
+    result = cli("check", example / "workflow.yml", "--inputs", example / "input.yml", "--engines", "snakemake",
+                 "--expected", example / "capture.json", "-w", tmp_path)
+    assert result.code == 0, result.out + result.err
+    assert "snakemake: same as" in result.out
+
+
+def subprocess_version(tool) -> str:
+    import subprocess
+
+    return subprocess.run([str(tool), "--version"], capture_output=True, text=True).stdout
+
+
+def test_jq_runs_through_the_jq_program_where_the_module_is_missing(monkeypatch):
+    import builtins
+    import shutil
+
+    from yadage2x import runtime
+
+    if not shutil.which("jq"):
+        pytest.skip("no jq program on this machine")
+    real_import = builtins.__import__
+
+    def without_jq_module(name, *args, **kwargs):
+        if name == "jq":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    value = {"a": [1, "x", {"b": None}], "n": 2.5}
+    with_module = [runtime.jq_outputs(p, value) for p in (".a[]", "{n, c: (.a | length)}", ".n > 2")]
+    monkeypatch.setattr(builtins, "__import__", without_jq_module)
+    assert [runtime.jq_outputs(p, value) for p in (".a[]", "{n, c: (.a | length)}", ".n > 2")] == with_module
+    with pytest.raises(RuntimeError, match="jq"):
+        runtime.jq_outputs(".a[", value)

@@ -1,6 +1,7 @@
 """Running an emitted workflow with its engine, for `yadage2x check`."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,11 @@ from .errors import Yadage2xError
 
 
 def find_tool(name: str) -> str:
-    """An engine's command: beside this Python first (the same virtual environment), then PATH."""
+    """An engine's command: $YADAGE2X_<NAME> if set (e.g. another Snakemake release), else beside
+    this Python (the same virtual environment), else PATH."""
+    chosen = os.environ.get(f"YADAGE2X_{name.upper().replace('-', '_')}")
+    if chosen:
+        return chosen
     beside = Path(sys.executable).parent / name
     found = str(beside) if beside.exists() else shutil.which(name)
     if not found:
