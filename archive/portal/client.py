@@ -13,9 +13,9 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from .config import PortalError, Settings
+from .streams import BLOCK
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
-BLOCK = 1 << 20
 
 
 class BigBlockAdapter(HTTPAdapter):

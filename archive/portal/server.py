@@ -527,7 +527,8 @@ def create_app(data: Path, faults: Faults) -> Starlette:
         batch while the event loop receives the next, so the two overlap on two cores."""
         md5, received = hashlib.md5(), 0
         pending: asyncio.Future | None = None
-        batch = bytearray()
+        batch: list[bytes] = []
+        batched = 0
 
         def write(handle, data: bytes) -> None:
             handle.write(data)
@@ -537,22 +538,20 @@ def create_app(data: Path, faults: Faults) -> Starlette:
         with open(part, "wb") as handle:
             try:
                 async for chunk in request.stream():
-                    batch += chunk
-                    received += len(chunk)
-                    if len(batch) >= 1 << 20:
+                    batch.append(chunk)
+                    batched += len(chunk)
+                    if batched >= 1 << 20:
                         if pending is not None:
                             await pending
-                        pending = loop.run_in_executor(None, write, handle, bytes(batch))
-                        batch.clear()
-                    if stop_after is not None and received >= stop_after:
+                        pending = loop.run_in_executor(None, write, handle, b"".join(batch))
+                        batch, received, batched = [], received + batched, 0
+                    if stop_after is not None and received + batched >= stop_after:
                         break
-            except ClientDisconnect:
+            finally:
                 if pending is not None:
                     await pending
-                raise
-            if pending is not None:
-                await pending
-            write(handle, bytes(batch))
+            write(handle, b"".join(batch))
+        return received + batched, md5.hexdigest()
         return received, md5.hexdigest()
 
     async def not_found(request: Request, exc):

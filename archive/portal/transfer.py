@@ -24,8 +24,9 @@ from pathlib import Path, PurePosixPath
 
 from .. import bag
 from ..progress import Meter, meter
-from .client import BLOCK, Client, attempts, reason
+from .client import Client, attempts, reason
 from .config import PortalError, Settings
+from .streams import BLOCK, HashingReader, HashingWriter, hashes
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 PACKED_SUFFIXES = (".tar", ".tar.gz", ".tgz")
@@ -47,41 +48,6 @@ class PushResult:
     uploaded: int
     skipped: int
     html: str
-
-
-class Hashing:
-    """A readable file that hashes what is read from it (md5 and sha256) and moves a progress bar;
-    requests sends it with a Content-Length taken from `len`."""
-
-    def __init__(self, path: Path, size: int, progress: Meter):
-        self._handle = open(path, "rb", buffering=0)
-        self._size, self._progress = size, progress
-        self.md5, self.sha256 = hashlib.md5(), hashlib.sha256()
-
-    def __len__(self) -> int:
-        return self._size
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._handle.read(BLOCK if n is None or n < 0 else n)
-        self.md5.update(data)
-        self.sha256.update(data)
-        self._progress.advance(len(data))
-        return data
-
-    def close(self) -> None:
-        self._handle.close()
-
-
-def hashes(path: Path) -> tuple[str, str]:
-    """md5 and sha256 of a local file, one read."""
-    md5, sha = hashlib.md5(), hashlib.sha256()
-    buffer = bytearray(BLOCK)
-    view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as handle:
-        while n := handle.readinto(buffer):
-            md5.update(view[:n])
-            sha.update(view[:n])
-    return md5.hexdigest(), sha.hexdigest()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -220,10 +186,10 @@ def upload_one(client: Client, settings: Settings, root: Path, pid: str, bucket:
     if item.sha256:
         headers["X-CAP-File-Tags"] = f"sha256={item.sha256}"
     for attempt in range(settings.retries + 1):
-        reader: list[Hashing] = []
+        reader: list[HashingReader] = []
 
         def body():
-            reader[:] = [Hashing(item.path, item.size, progress)]
+            reader[:] = [HashingReader(item.path, item.size, progress.advance)]
             return reader[0]
 
         response = client.request("PUT", url, what, (200,), body=body, headers=headers)
@@ -263,7 +229,7 @@ def pack(root: Path, files: list[LocalFile], scratch: Path) -> LocalFile:
     with tarfile.open(target, "w", format=tarfile.PAX_FORMAT) as tar:
         for item in sorted(files, key=lambda f: f.key):
             info = clean(tar.gettarinfo(item.path, f"{name}/{item.key}"))
-            reader = Hashing(item.path, item.size, Meter(None, None))
+            reader = HashingReader(item.path, item.size, lambda n: None)
             try:
                 tar.addfile(info, reader)
             finally:
@@ -356,17 +322,18 @@ def download_one(client: Client, settings: Settings, what: str, bucket: str, key
     temporary = target.with_name(f".{target.name}.part")
     problem = ""
     for attempt in range(settings.retries + 1):
-        md5, sha, received = hashlib.md5(), hashlib.sha256(), 0
+        received = 0
         response = client.request("GET", client.object_url(bucket, key), f"{what}: downloading {key}", (200,), stream=True)
         try:
-            with open(temporary, "wb") as handle:
+            with HashingWriter(temporary) as sink:
                 for chunk in response.iter_content(BLOCK):
-                    handle.write(chunk)
-                    md5.update(chunk)
-                    sha.update(chunk)
+                    sink.write(chunk)
                     received += len(chunk)
                     progress.advance(len(chunk))
+            md5, sha = sink.md5, sink.sha256
             problem = ""
+        except PortalError:
+            raise
         except Exception as exc:  # a connection broken mid-body: requests raises several kinds
             problem = f"the download broke off after {received} of {size} bytes ({reason(exc)})"
         finally:
