@@ -283,3 +283,13 @@ def test_pull_refuses_file_names_that_leave_the_folder():
         with pytest.raises(transfer.PortalError, match="refusing unsafe file name"):
             transfer.safe_key(key, "record R")
     transfer.safe_key("data/a b/c..d.txt", "record R")
+
+
+def test_serve_errors_are_one_line(portal, tmp_path):
+    port = portal.url.rsplit(":", 1)[1]
+    busy = run_archive_process("serve", "--data", tmp_path / "d", "--port", port)
+    assert busy.returncode == 2 and busy.stderr.strip() == f"error: cannot listen on 127.0.0.1:{port} (Address already in use)"
+    typo = run_archive_process("serve", "--data", tmp_path / "d", "--port", "0", env={"RECAST_PORTAL_FAULTS": "upload-5OO"})
+    assert typo.returncode == 2 and typo.stderr.strip().startswith("error: RECAST_PORTAL_FAULTS: unknown fault 'upload-5OO'")
+    bad = run_archive_process("serve", "--data", tmp_path / "d", "token", "not an email")
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: not an email address: 'not an email'"

@@ -3,8 +3,15 @@ pull either succeed after retrying/resuming or stop with one clear line, and nei
 with a corrupt or half-written file."""
 from __future__ import annotations
 
+import os
+import re
+import signal
+import subprocess
+import time
+
 import pytest
-from portal_support import SAMPLE, client_env, ids, make_bag, portal, run_archive, tree  # noqa: F401
+from portal_support import (RECAST_ARCHIVE, SAMPLE, client_env, ids, make_bag, portal, run_archive,  # noqa: F401
+                            start_portal, stop_portal, tree)
 
 from archive import bag
 
@@ -87,3 +94,50 @@ def test_a_failed_pull_leaves_no_deposit_and_resumes(portal, client_env, sample,
     assert code == 0, err
     assert "3 files downloaded, 6 already here from an interrupted pull" in err
     assert tree(tmp_path / "back") == tree(sample) and not partial.exists()
+
+
+def big_part_file(folder) -> bool:
+    for path in folder.glob("*.part"):
+        try:
+            if path.stat().st_size > 8 << 20:  # only the 64 MiB file gets this far
+                return True
+        except FileNotFoundError:  # renamed into place meanwhile
+            pass
+    return False
+
+
+def test_a_server_killed_mid_upload_loses_nothing_and_the_push_resumes(tmp_path, client_env, monkeypatch):
+    """SIGKILL while a 64 MiB file streams in: the half file is not an object, the server cleans it
+    up when it starts again (on the same port), and the push picks up where it stopped."""
+    sample = make_bag(tmp_path / "analysis", {**SAMPLE, "images/blobs/sha256/huge": os.urandom(64 << 20)})
+    server = start_portal(tmp_path / "data", tmp_path / "faults.txt")
+    port = int(server.url.rsplit(":", 1)[1])
+    env = {**os.environ, "RECAST_PORTAL_URL": server.url, "RECAST_PORTAL_TOKEN": server.token("alice@example.org"),
+           "RECAST_PORTAL_RETRIES": "1"}
+    push = subprocess.Popen([RECAST_ARCHIVE, "push", sample, "--quiet"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not big_part_file(tmp_path / "data" / "tmp"):
+        assert time.monotonic() < deadline and push.poll() is None, "the upload never started"
+        time.sleep(0.005)
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait()
+    out, err = push.communicate(timeout=60)
+    assert push.returncode == 2 and len(err.strip().splitlines()) == 1, err
+    assert "uploading data/images/blobs/sha256/huge" in err and "connection failed" in err
+    assert list((tmp_path / "data" / "tmp").glob("*.part"))  # what the crash left...
+
+    server = start_portal(tmp_path / "data", tmp_path / "faults.txt", port)
+    try:
+        assert server.leftovers() == []  # ...is gone once the server is back
+        for key in ("RECAST_PORTAL_URL", "RECAST_PORTAL_TOKEN"):
+            monkeypatch.setenv(key, env[key])
+        code, out, err = run_archive("push", sample, "--publish")
+        assert code == 0, err
+        uploaded, already = map(int, re.search(r"(\d+) files uploaded, (\d+) already on the portal", err).groups())
+        assert already >= 1 and uploaded >= 5  # the huge file, the rest of the payload, the tag files
+        code, _, err = run_archive("pull", ids(out)["record"], "-o", tmp_path / "back")
+        assert code == 0, err
+        assert tree(tmp_path / "back") == tree(sample)
+    finally:
+        stop_portal(server)

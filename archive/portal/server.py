@@ -311,6 +311,7 @@ def apply_patch(document: dict, patch: list) -> dict:
 
 def create_app(data: Path, faults: Faults) -> Starlette:
     storage = Storage(data)
+    storage.drop_partial_uploads()
     portal = Portal(storage, faults)
 
     async def me(request: Request):

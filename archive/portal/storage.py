@@ -111,6 +111,14 @@ class Storage:
     def close(self) -> None:
         self.db.close()
 
+    def drop_partial_uploads(self) -> int:
+        """Remove what uploads cut short by a crash left in tmp/ (only the server itself writes there,
+        so this runs when it starts, before it accepts a request)."""
+        stale = list((self.root / "tmp").glob("*.part"))
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return len(stale)
+
     # tokens ------------------------------------------------------------------------------------
     def issue_token(self, email: str) -> str:
         token = secrets.token_urlsafe(32)
