@@ -16,7 +16,7 @@ EXIT_PROBLEMS = 1
 @toplevel_opt
 @inputs_opt
 @param_opt
-@click.option("--input-files", multiple=True, type=click.Path(exists=True), metavar="PATH", help="A file or folder for the init directory (data/inputs/); repeatable.")
+@click.option("--input-files", multiple=True, type=click.Path(exists=True), metavar="PATH", help="A file, or the contents of a folder, to put in the init directory (data/inputs/); repeatable.")
 @click.option("--link-inputs", is_flag=True, help="Hard-link input files into the deposit where they share a file system, instead of copying them.")
 @click.option("--with-images", is_flag=True, help="Store every image (OCI image layout) so the deposit runs when the registry has lost it.")
 @click.option("--platform", default="linux/amd64", show_default=True, help="Platform stored for multi-platform images.")

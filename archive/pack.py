@@ -91,9 +91,14 @@ def pack(request: Request, target: Path) -> Path:
     load_workflow(workflow_path, top, request.initdata)  # refuse an invalid workflow before anything is fetched
     names = {f: f.relative_to(top).as_posix() for f in files}
     texts = {names[f]: f.read_text(encoding="utf-8") for f in files}
+    placed: dict[str, Path] = {}
     for item in request.input_files:
         if not Path(item).exists():
             raise DepositError(f"{item}: no such input file")
+        for file, rel in _walk(Path(item)):
+            if rel in placed:
+                raise DepositError(f"{file}: would land on inputs/{rel}, as {placed[rel]} does")
+            placed[rel] = file
     pins, lock = resolve_images(texts)
 
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -216,12 +221,13 @@ def _size(path: Path) -> int:
 
 
 def _walk(source: Path):
-    """(file, path below inputs/) for a file or every file below a folder."""
+    """(file, path below inputs/): a folder is an init directory, its contents go to inputs/ as
+    they are (yadage-run -d initdir=FOLDER); a file goes to inputs/<its name>."""
     if source.is_dir():
         for base, dirs, names in os.walk(source):
             dirs.sort()
             for name in sorted(names):
                 file = Path(base, name)
-                yield file, (Path(source.name) / file.relative_to(source)).as_posix()
+                yield file, file.relative_to(source).as_posix()
     else:
         yield source, source.name

@@ -379,3 +379,26 @@ def test_verify_names_a_manifest_that_lost_its_shape(tmp_path, write):
     manifest.write_text(json.dumps(data))
     bag.write_tag_files(dep, {p: bag.hash_file(dep / p) for p in bag.payload_files(dep)}, "tamperer")
     assert verify_errors(dep) == [f"{manifest}: (top): 'images' is a required property"]
+
+
+def test_inputs_travel_in_the_deposit(registry, test_image, tmp_path):
+    """init-files: init data naming files in the init directory; the folder given to
+    --input-files becomes the deposit's inputs/, and the re-run reads them there."""
+    example = example_copy("init-files", registry.host, tmp_path)
+    code, out, err = archive("pack", example / "workflow.yml", "-t", example, "--inputs", example / "input.yml",
+                             "--input-files", example / "inputs", "-o", tmp_path / "dep")
+    assert code == 0, err
+    data = tmp_path / "dep" / "data"
+    assert sorted(p.name for p in (data / "inputs").iterdir()) == sorted(p.name for p in (example / "inputs").iterdir())
+    assert json.loads((data / "recast-archive.json").read_text())["inputs"] == "inputs"
+    code, out, err = archive("run", tmp_path / "dep", "-w", tmp_path / "rerun")  # images pulled by digest
+    assert code == 0, err
+    assert compare(capture.read(example / "capture.json"), capture.read(tmp_path / "rerun" / "capture.json")) == []
+
+
+def test_two_inputs_on_one_name(tmp_path, write):
+    wf = write("wf/workflow.yml", "stages: []\n")
+    write("a/x.txt", "1")
+    write("b/x.txt", "2")
+    code, out, err = archive("pack", wf, "--input-files", tmp_path / "a", "--input-files", tmp_path / "b", "-o", tmp_path / "dep")
+    assert code == 2 and "inputs/x.txt" in err and not (tmp_path / "dep").exists()
