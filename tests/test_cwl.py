@@ -305,3 +305,49 @@ def test_corpus_workflows_compile_to_valid_cwl(name, corpus, cli, tmp_path):
     assert result.code == 0, result.err
     checked = validate(tmp_path / "wf" / "workflow.cwl")
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.parametrize("mode", ["lower", "words"])
+def test_every_case_branch_runs_as_in_yadage(mode, cli, tmp_path):
+    """cases-static's other branches: a step case, and a sub-workflow case whose registered
+    value the next stage reads (the stored capture covers mode=upper)."""
+    example = ROOT / "examples" / "cases-static"
+    result = cli("check", example / "workflow.yml", *example_args(example), "-p", f"mode={mode}",
+                 "--engines", "yadage,cwl", "-w", tmp_path)
+    assert result.code == 0, result.out + result.err
+    assert "cwl: same as yadage" in result.out
+
+
+def test_case_conditions_become_javascript_or_are_refused():
+    from yadage2x.emit.cwl_cases import NotTranslated, condition_js
+
+    def value_of(key):
+        return f"inputs.{key}"
+
+    assert condition_js('.mode == "upper"', value_of) == 'yadage.pytrue((yadage.eq(inputs.mode, "upper")))'
+    assert condition_js(".n % 2 == 1 and (.x.y | not)", value_of) == (
+        'yadage.pytrue((yadage.jqtrue((yadage.eq((inputs.n % 2), 1))) && yadage.jqtrue(((!yadage.jqtrue(yadage.key(inputs.x, "y")))))))')
+    for program in ['.items | length > 2', '.[0]', 'map(.x)', '.a == "b" | ascii_downcase', '.']:
+        with pytest.raises(NotTranslated):
+            condition_js(program, value_of)
+
+
+def test_an_untranslatable_case_condition_is_refused_at_its_position(cli, write, tmp_path):
+    wf = write("cases.yml", """
+        stages:
+          - name: pick
+            dependencies: [init]
+            scheduler:
+              scheduler_type: singlestep-stage
+              parameters: {items: {step: init, output: items}, outputfile: '{workdir}/out.txt'}
+              cases:
+                - if: '.items | length > 2'
+                  step:
+                    process: {process_type: string-interpolated-cmd, cmd: 'echo many > {outputfile}'}
+                    environment: {environment_type: localproc-env}
+                    publisher: {publisher_type: frompar-pub, outputmap: {out: outputfile}}
+    """)
+    result = cli("cwl", wf, "-p", "items=[1, 2, 3]", "-o", tmp_path / "out")
+    assert result.code == 2
+    assert result.errors[0].startswith(f"{wf}:8:") and "cwl: case condition '.items | length > 2'" in result.errors[0], result.errors
+    assert not (tmp_path / "out").exists()

@@ -42,6 +42,7 @@ from ..ir import (
 )
 from ..runtime import contextualise, init_result
 from ..selectors import SelectorError, parse
+from .cwl_cases import NotTranslated, condition_js, when
 from .cwl_js import LIBRARY
 
 NAMESPACE = "https://yadage2x.invalid/cwl#"  # our hints (resources); runners ignore unknown hints
@@ -84,6 +85,12 @@ def value_type(value):
     if value is None:
         return ["null", ANY]  # Any itself excludes null
     return ANY
+
+
+def nullable(t):
+    if isinstance(t, list):
+        return t if "null" in t else ["null", *t]
+    return ["null", t]
 
 
 def cwl_id(name: str) -> str:
@@ -339,8 +346,6 @@ class Compiler:
         return doc, {k: t for k, (_, t) in outputs.items()}
 
     def stage(self, scope: Scope, stage: Stage) -> tuple[list, dict]:
-        if isinstance(stage.body, Cases):
-            raise Refused(stage.body.pos, f"stage '{stage.name}' uses cases, not translated yet")
         if stage.jq is not None:
             raise Refused(stage.pos, f"stage '{stage.name}' is a jq-stage, not translated yet")
         if stage.dependencies.kind == "expressions_fulfilled":
@@ -381,41 +386,107 @@ class Compiler:
             if key in scattered:
                 t = t["items"] if is_array(t) else ANY
             inner_types[key] = t
-        if isinstance(stage.body, Workflow):
+        label = f"stage '{stage.name}', {os.path.basename(stage.pos.file)} line {stage.pos.line}"
+        if not isinstance(stage.body, Cases):
+            step, outputs = self.body_step(scope, stage, stage.body, name, sources, literals, inner_types, scatter_method, label)
+            steps.append(step)
+            return steps, {k: (array(t) if stage.scatter else t) for k, t in outputs.items()}
+        # cases: a step per case, run when chosen; a step named after the stage merges them
+        conditions, case_steps = [], []
+        for i, case in enumerate(stage.body.cases):
+            step, outputs = self.body_step(scope, stage, case.body, f"{name}__case{i}", sources, literals, inner_types,
+                                           scatter_method, f"{label}, case {i}: {case.condition}")
+            ids = {s.id: s.id for s in step.in_}
+
+            def value_of(key, ids=ids):
+                if key in literals:
+                    return json.dumps(literals[key])
+                if key not in sources:
+                    raise NotTranslated(f"'.{key}' is not a parameter of the stage")
+                return js_get(cwl_id(key) + ("_in" if cwl_id(key) + "_in" in ids else ""))
+
+            try:
+                conditions.append(condition_js(case.condition, value_of))
+            except NotTranslated as exc:
+                raise Refused(case.pos, f"case condition '{case.condition}': {exc} (comparisons of parameters with values, arithmetic and and/or/not are translated)") from None
+            step.when = when(conditions, i)
+            case_steps.append((step, outputs, isinstance(case.body, Workflow)))
+        self.uses_js = True
+        steps += [step for step, _, _ in case_steps]
+        merge, ports = self.merge_cases(stage, name, case_steps)
+        steps.append(merge)
+        return steps, ports
+
+    def body_step(self, scope: Scope, stage: Stage, body, step_id: str, sources: dict, literals: dict, inner_types: dict,
+                  scatter_method, label: str) -> tuple[cwl.WorkflowStep, dict]:
+        """The workflow step that runs a stage's step or sub-workflow (or one case of it)."""
+        inner_types = dict(inner_types)
+        if isinstance(body, Workflow):
             step_in = [self.step_input(cwl_id(key), src) for key, src in sources.items()]
             for key, value in literals.items():
                 step_in.append(cwl.WorkflowStepInput(id=cwl_id(key), default=value))
                 inner_types[key] = value_type(value)
             self.features.add("SubworkflowFeatureRequirement")
-            run, outputs = self.workflow(stage.body, {k: inner_types[k] for k in stage.parameter_keys()}, scope.path + (stage.name,))
-            ids = {k: cwl_id(k) for k in sources}
+            run, outputs = self.workflow(body, {k: inner_types[k] for k in stage.parameter_keys()}, scope.path + (stage.name,))
+            ids = {k: cwl_id(k) for k in stage.parameter_keys()}
         else:
-            taken = set(publisher_ports(stage.body.publisher)) | {"workdir"}
+            taken = set(publisher_ports(body.publisher)) | {"workdir"}
             ids = {k: cwl_id(k) + ("_in" if cwl_id(k) in taken else "") for k in stage.parameter_keys()}
             bindings = {k: Binding(False, type=t, id=ids[k]) for k, t in inner_types.items()}
             for key, value in literals.items():
                 bindings[key] = Binding(True, contextualise(value, WORKDIR), id=ids[key])
             uses_js, self.uses_js = self.uses_js, False
-            run, outputs = self.tool(stage, stage.body, bindings)
+            run, outputs = self.tool(stage, body, bindings, step_id)
             if self.split:
                 if self.uses_js:  # a tool file must stand alone: it brings the library
                     run.requirements = [cwl.InlineJavascriptRequirement(expressionLib=[LIBRARY]), *(run.requirements or [])]
                 run.cwlVersion = "v1.2"
-                file = "__".join(cwl_id(p) for p in scope.path + (stage.name,)) + ".cwl"
+                file = "__".join([cwl_id(p) for p in scope.path] + [step_id]) + ".cwl"
                 self.tools[file] = run
                 run = f"tools/{file}"
             self.uses_js = self.uses_js or uses_js
             step_in = [self.step_input(ids[key], src) for key, src in sources.items()]
-        ports = {k: (array(t) if stage.scatter else t) for k, t in outputs.items()}
         scatter = [ids[k] for k in stage.scatter.parameters] if stage.scatter else None
         step = cwl.WorkflowStep(
-            id=name, in_=step_in, out=list(outputs), run=run,
+            id=step_id, in_=step_in, out=list(outputs), run=run,
             scatter=scatter[0] if scatter and len(scatter) == 1 else scatter,
-            scatterMethod=scatter_method,
-            label=f"stage '{stage.name}', {os.path.basename(stage.pos.file)} line {stage.pos.line}",
+            scatterMethod=scatter_method, label=label,
         )
-        steps.append(step)
-        return steps, ports
+        return step, outputs
+
+    def merge_cases(self, stage: Stage, name: str, case_steps: list) -> tuple[cwl.WorkflowStep, dict]:
+        """The step named after a stage with cases: each port holds what the chosen case
+        published (a sub-workflow case's registered values under their own names)."""
+        sources: dict[str, list] = {}
+        types: dict[str, list] = {}
+        for step, outputs, is_workflow in case_steps:
+            for port, t in outputs.items():
+                merged = port[:-len("__registered")] if is_workflow and port.endswith("__registered") else port
+                sources.setdefault(merged, []).append(f"{step.id}/{port}")
+                types.setdefault(merged, []).append(t)
+        scattered = stage.scatter is not None
+        ins, outs, ports, body = [], [], {}, []
+        for port, srcs in sources.items():
+            kinds = {json.dumps(t, sort_keys=True) for t in types[port]}
+            t = nullable(types[port][0] if len(kinds) == 1 else ANY)
+            if scattered:
+                # one list per case, null where the case was not chosen: pick per instance
+                ins.append(cwl.WorkflowStepInput(id=f"{port}__cases", source=srcs, linkMerge="merge_nested"))
+                body.append(f"{json.dumps(port)}: yadage.chosen(inputs.{port}__cases)")
+                ports[port] = array(t)
+            else:
+                ins.append(cwl.WorkflowStepInput(id=f"{port}__cases", source=srcs, linkMerge="merge_nested", pickValue="all_non_null"))
+                body.append(f"{json.dumps(port)}: inputs.{port}__cases.length ? inputs.{port}__cases[0] : null")
+                ports[port] = t
+            outs.append(cwl.ExpressionToolOutputParameter(id=port, type_=ports[port]))
+        self.features.add("MultipleInputFeatureRequirement")
+        tool = cwl.ExpressionTool(
+            id=f"{name}_tool", label=f"what the chosen case of stage '{stage.name}' published",
+            inputs=[cwl.WorkflowInputParameter(id=f"{port}__cases", type_=array(ANY)) for port in sources],
+            outputs=outs, expression="${ return {" + ", ".join(body) + "}; }",
+        )
+        step = cwl.WorkflowStep(id=name, in_=ins, out=list(ports), run=tool, label=f"stage '{stage.name}': the chosen case")
+        return step, ports
 
     def step_input(self, input_id: str, src: Source):
         if src.value_from:
@@ -451,8 +522,7 @@ class Compiler:
 
     # -- tools ------------------------------------------------------------------------------
 
-    def tool(self, stage: Stage, step: Step, bindings: dict) -> tuple[cwl.CommandLineTool, dict]:
-        name = cwl_id(stage.name)
+    def tool(self, stage: Stage, step: Step, bindings: dict, name: str) -> tuple[cwl.CommandLineTool, dict]:
         process, env = step.process, step.environment
         if isinstance(process, ManualProcess):
             raise Refused(process.pos, "manual processes cannot run unattended")

@@ -90,6 +90,33 @@ requirements:
         values.forEach(function (v, i) { items = items.concat(yadage.select(v, depths[i], false, false)); });
         return yadage.select(items, 1, flatten, unwrap);
       },
+      // case conditions: jq's truth (only false and null are false), then yadage's bool()
+      jqtrue: function (v) { return v !== false && v !== null && v !== undefined; },
+      pytrue: function (v) {
+        if (Array.isArray(v)) { return v.length > 0; }
+        if (v !== null && typeof v === "object") { return Object.keys(v).length > 0; }
+        return v !== false && v !== null && v !== undefined && v !== 0 && v !== "";
+      },
+      json: function (v) {
+        if (Array.isArray(v)) { return "[" + v.map(yadage.json).join(",") + "]"; }
+        if (v !== null && typeof v === "object") {
+          return "{" + Object.keys(v).sort().map(function (k) { return JSON.stringify(k) + ":" + yadage.json(v[k]); }).join(",") + "}";
+        }
+        return JSON.stringify(v);
+      },
+      eq: function (a, b) { return yadage.json(a) === yadage.json(b); },
+      key: function (v, k) { return (v !== null && typeof v === "object" && k in v) ? v[k] : null; },
+      // per instance, what the case that ran published (the others give null)
+      chosen: function (lists) {
+        var n = Math.max.apply(null, lists.map(function (l) { return l.length; }));
+        var out = [];
+        for (var i = 0; i < n; i++) {
+          var v = null;
+          lists.forEach(function (l) { if (v === null && l[i] !== null && l[i] !== undefined) { v = l[i]; } });
+          out.push(v);
+        }
+        return out;
+      },
       group: function (values, batchsize, partitionsize) {
         var out = [], start = 0, k;
         if (batchsize) {

@@ -1,0 +1,118 @@
+"""`cases` in CWL: one step per case, run `when` its condition holds and no earlier one does,
+and a step named after the stage that merges what the chosen case published (`pickValue`).
+
+A case's condition is a jq program over the stage's parameters; CWL has no jq, so the
+conditions are translated to JavaScript. Only the part of jq that conditions use is translated
+(values of parameters and their keys, literals, comparisons, arithmetic, and/or/not,
+parentheses); anything else is refused with its position rather than guessed at.
+Truth follows yadage: jq's own `and`/`or` treat only false and null as false, and yadage then
+takes the case when Python's bool() of the result is true (0, "" and [] are false).
+"""
+from __future__ import annotations
+
+import json
+import re
+
+_TOKEN = re.compile(r"""\s*(?:
+    (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
+  | (?P<string>"(?:[^"\\]|\\.)*")
+  | (?P<path>\.(?:[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)?)
+  | (?P<op>==|!=|<=|>=|<|>|\+|-|\*|/|%|\(|\)|\|)
+  | (?P<word>and|or|not|true|false|null)
+  )""", re.VERBOSE)
+
+_BINARY = [("or",), ("and",), ("==", "!=", "<=", ">=", "<", ">"), ("+", "-"), ("*", "/", "%")]
+
+
+class NotTranslated(ValueError):
+    pass
+
+
+def tokens(program: str) -> list[tuple[str, str]]:
+    out, pos = [], 0
+    text = program.strip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match or match.end() == pos:
+            raise NotTranslated(f"cannot translate '{text[pos:]}'")
+        out.append((match.lastgroup, match.group(match.lastgroup)))
+        pos = match.end()
+    return out
+
+
+class _Parser:
+    def __init__(self, program: str, value_of):
+        self.toks = tokens(program)
+        self.i = 0
+        self.value_of = value_of  # parameter key -> JS expression of its value
+
+    def peek(self):
+        return self.toks[self.i][1] if self.i < len(self.toks) else None
+
+    def take(self):
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok
+
+    def expression(self, level=0) -> str:
+        if level == len(_BINARY):
+            return self.postfix(self.atom())
+        left = self.expression(level + 1)
+        while self.peek() in _BINARY[level]:
+            op = self.take()[1]
+            right = self.expression(level + 1)
+            if op == "and":
+                left = f"(yadage.jqtrue({left}) && yadage.jqtrue({right}))"
+            elif op == "or":
+                left = f"(yadage.jqtrue({left}) || yadage.jqtrue({right}))"
+            elif op in ("==", "!="):
+                left = f"({'' if op == '==' else '!'}yadage.eq({left}, {right}))"
+            else:
+                left = f"({left} {op} {right})"
+        return left
+
+    def postfix(self, value: str) -> str:
+        while self.peek() == "|" and self.i + 1 < len(self.toks) and self.toks[self.i + 1][1] == "not":
+            self.i += 2
+            value = f"(!yadage.jqtrue({value}))"
+        return value
+
+    def atom(self) -> str:
+        if self.i >= len(self.toks):
+            raise NotTranslated("the condition ends too early")
+        kind, text = self.take()
+        if kind == "number":
+            return text
+        if kind == "string":
+            return json.dumps(json.loads(text))
+        if kind == "word" and text in ("true", "false", "null"):
+            return text
+        if kind == "path":
+            keys = [k for k in text.split(".") if k]
+            if not keys:
+                raise NotTranslated("'.' (all parameters) is not translated")
+            value = self.value_of(keys[0])
+            for key in keys[1:]:
+                value = f"yadage.key({value}, {json.dumps(key)})"
+            return value
+        if text == "(":
+            inner = self.expression()
+            if self.i >= len(self.toks) or self.take()[1] != ")":
+                raise NotTranslated("a parenthesis is not closed")
+            return f"({inner})"
+        raise NotTranslated(f"'{text}' is not translated")
+
+
+def condition_js(program: str, value_of) -> str:
+    """A case's jq condition as JavaScript over the step's inputs (Python-truthy, as yadage)."""
+    parser = _Parser(program, value_of)
+    js = parser.expression()
+    if parser.i != len(parser.toks):
+        raise NotTranslated(f"cannot translate '{' '.join(t for _, t in parser.toks[parser.i:])}'")
+    return f"yadage.pytrue({js})"
+
+
+def when(conditions: list[str], index: int) -> str:
+    """Case ``index`` runs when its condition holds and no earlier case's does."""
+    earlier = [f"!{c}" for c in conditions[:index]]
+    return "$(" + " && ".join(earlier + [conditions[index]]) + ")"
