@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 from portal_support import ROOT, SAMPLE, client_env, ids, make_bag, portal, run_archive, tree  # noqa: F401

@@ -23,76 +23,22 @@ import mimetypes
 from pathlib import Path
 from urllib.parse import parse_qsl, quote
 
-import jsonschema
 from starlette.applications import Starlette
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .faults import Faults
+from .metadata import SCHEMAS, MetadataError, apply_patch, schema_by_url, schema_url, validated
 from .storage import ACTIONS, Deposit, Obj, Storage
 
 MAX_KEY = 255  # invenio-files-rest's FILES_REST_OBJECT_KEY_MAX_LEN
-INTERNAL = ("_deposit", "_access", "_experiment", "_fetched_from", "_user_edited", "_files", "general_title", "$schema", "$ana_type")
-SCHEMA_HOST = "https://analysispreservation.cern.ch/schemas"
-
-# The one deposit type this portal knows: a preserved workflow. Like CAP's schemas, `required` is not
-# enforced on drafts, so none is declared; unknown top-level fields are refused.
-SCHEMAS = {
-    "recast-archive": {
-        "fullname": "RECAST archive",
-        "version": "0.0.1",
-        "experiment": "RECAST",
-        "deposit_schema": {
-            "$schema": "http://json-schema.org/draft-07/schema#",
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "basic_info": {
-                    "type": "object",
-                    "properties": {
-                        "analysis_title": {"type": "string"},
-                        "abstract": {"type": "string"},
-                    },
-                },
-                "workflows": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {"workflow_title": {"type": "string"}, "workflow": {"type": "object"}},
-                    },
-                },
-                "deposit": {
-                    "type": "object",
-                    "description": "what recast-archive push records about the bag it uploaded",
-                    "properties": {
-                        "format": {"type": "string"},
-                        "layout": {"enum": ["files", "packed"]},
-                        "payload_sha256": {"type": "string"},
-                        "files": {"type": "integer"},
-                        "bytes": {"type": "integer"},
-                    },
-                },
-            },
-        },
-    }
-}
-
-
-def schema_url(name: str) -> str:
-    return f"{SCHEMA_HOST}/deposits/records/{name}-v{SCHEMAS[name]['version']}.json"
-
-
-def schema_by_url(url: str) -> str | None:
-    return next((name for name in SCHEMAS if schema_url(name) == url), None)
-
-
 class HTTPError(Exception):
     def __init__(self, status: int, message: str, errors: list | None = None, headers: dict | None = None):
         self.status, self.message, self.errors, self.headers = status, message, errors, headers
 
 
-def error_response(request: Request, exc: HTTPError) -> JSONResponse:
+def error_response(request: Request, exc: HTTPError | MetadataError) -> JSONResponse:
     body = {"status": exc.status, "message": exc.message}
     if exc.errors:
         body["errors"] = exc.errors
@@ -252,61 +198,12 @@ class Portal:
             basic["recid"] = deposit.recid
         return self.negotiated(request, self.deposit_json(request, user, deposit), basic, deposit, status, headers)
 
-    # metadata ----------------------------------------------------------------------------------
-    def validated(self, schema: str, metadata: dict) -> dict:
-        if not isinstance(metadata, dict):
-            raise HTTPError(400, "The metadata must be a JSON object.")
-        metadata = {k: v for k, v in metadata.items() if k not in INTERNAL}
-        validator = jsonschema.Draft7Validator(SCHEMAS[schema]["deposit_schema"])
-        errors = sorted(validator.iter_errors(metadata), key=lambda e: list(e.absolute_path))
-        if errors:
-            raise HTTPError(
-                422, "Validation error. Try again with valid data",
-                [{"field": list(e.absolute_path), "message": e.message} for e in errors],
-            )
-        return metadata
-
 
 async def json_body(request: Request):
     try:
         return json.loads(await request.body() or b"null")
     except ValueError:
         raise HTTPError(400, "The request body is not valid JSON.") from None
-
-
-def apply_patch(document: dict, patch: list) -> dict:
-    """RFC 6902's add, replace and remove (what cap-client sends), on a copy."""
-    document = json.loads(json.dumps(document))
-    if not isinstance(patch, list):
-        raise HTTPError(400, "A JSON patch must be a list of operations.")
-    for op in patch:
-        try:
-            parts = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].split("/")[1:]]
-            parent = document
-            for part in parts[:-1]:
-                parent = parent[int(part)] if isinstance(parent, list) else parent[part]
-            last = parts[-1]
-            if isinstance(parent, list):
-                index = len(parent) if last == "-" else int(last)
-                if op["op"] == "add":
-                    parent.insert(index, op["value"])
-                elif op["op"] == "replace":
-                    parent[index] = op["value"]
-                elif op["op"] == "remove":
-                    del parent[index]
-                else:
-                    raise KeyError(op["op"])
-            elif op["op"] in ("add", "replace"):
-                if op["op"] == "replace" and last not in parent:
-                    raise KeyError(last)
-                parent[last] = op["value"]
-            elif op["op"] == "remove":
-                del parent[last]
-            else:
-                raise KeyError(op["op"])
-        except (KeyError, IndexError, ValueError, TypeError, AttributeError):
-            raise HTTPError(400, f"Invalid JSON patch operation: {json.dumps(op)[:200]}") from None
-    return document
 
 
 def create_app(data: Path, faults: Faults) -> Starlette:
@@ -354,7 +251,7 @@ def create_app(data: Path, faults: Faults) -> Starlette:
                 raise HTTPError(400, f"Schema {data['$schema']} doesnt exist.")
         else:
             raise HTTPError(400, "You have to specify either $schema or $ana_type")
-        deposit = storage.create_deposit(user, schema, portal.validated(schema, data))
+        deposit = storage.create_deposit(user, schema, validated(schema, data))
         location = {"Location": f"{request.base_url}deposits/{deposit.pid}", "ETag": '"0"'}
         return portal.deposit_response(request, user, deposit, 201, location)
 
@@ -387,7 +284,7 @@ def create_app(data: Path, faults: Faults) -> Starlette:
             if kind != "application/json-patch+json":
                 raise HTTPError(415, "Invalid Content-Type: a PATCH takes application/json-patch+json.")
             body = apply_patch(deposit.metadata, body)
-        storage.update_metadata(deposit.pid, portal.validated(deposit.schema, body))
+        storage.update_metadata(deposit.pid, validated(deposit.schema, body))
         return portal.deposit_response(request, user, storage.deposit(deposit.pid))
 
     async def deposit_files(request: Request):
@@ -405,7 +302,7 @@ def create_app(data: Path, faults: Faults) -> Starlette:
             deposit = portal.readable_deposit(request, user, "deposit-admin")
             if deposit.status == "published":
                 raise HTTPError(403, "Invalid action")
-            portal.validated(deposit.schema, deposit.metadata)
+            validated(deposit.schema, deposit.metadata)
             storage.publish(deposit.pid)
             return portal.deposit_response(request, user, storage.deposit(deposit.pid), 202)
         if name == "permissions":
@@ -581,7 +478,7 @@ def create_app(data: Path, faults: Faults) -> Starlette:
         Route("/api/files/{bucket}", guarded(bucket_view)),
         Route("/api/files/{bucket}/{key:path}", object_view, methods=["GET", "PUT", "DELETE"]),
     ]
-    handlers = {HTTPError: error_response, 404: not_found, 500: crash}
+    handlers = {HTTPError: error_response, MetadataError: error_response, 404: not_found, 500: crash}
     @contextlib.asynccontextmanager
     async def lifespan(app):
         yield
