@@ -115,14 +115,18 @@ def docker_load(layout: Path, ref: Reference) -> tuple[str, str]:
         proc = subprocess.Popen(["docker", "load", "-q"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError as exc:
         raise RegistryError(f"docker load: {exc.strerror}; is Docker installed?") from None
+    blobs = [config, *dict.fromkeys(layers)]
     try:
-        with tarfile.open(fileobj=proc.stdin, mode="w|") as tar:
+        with tarfile.open(fileobj=proc.stdin, mode="w|") as tar, meter(f"loading {ref.repository}", sum(blob_path(layout, d).stat().st_size for d in blobs)) as bar:
             data = json.dumps(entry).encode()
             info = tarfile.TarInfo("manifest.json")
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-            for digest in [config, *dict.fromkeys(layers)]:
-                tar.add(blob_path(layout, digest), arcname=f"blobs/{digest.replace(':', '/')}")
+            for digest in blobs:
+                path = blob_path(layout, digest)
+                info = tar.gettarinfo(path, arcname=f"blobs/{digest.replace(':', '/')}")
+                with path.open("rb") as blob:
+                    tar.addfile(info, _Counted(blob, bar))
         proc.stdin.close()
     except BrokenPipeError:
         pass
@@ -134,6 +138,18 @@ def docker_load(layout: Path, ref: Reference) -> tuple[str, str]:
     if found.stdout.strip() != config:
         raise RegistryError(f"docker loaded {ref} as {found.stdout.strip() or 'nothing'}, expected image id {config}")
     return image, tag
+
+
+class _Counted:
+    """A file whose reads advance a progress bar."""
+
+    def __init__(self, handle, bar):
+        self.handle, self.bar = handle, bar
+
+    def read(self, size=-1):
+        data = self.handle.read(size)
+        self.bar.advance(len(data))
+        return data
 
 
 def push(layout: Path, ref: Reference, registry_host: str) -> str:

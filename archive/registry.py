@@ -85,6 +85,8 @@ def parse_reference(image: str, imagetag: str | None = "latest") -> Reference:
         registry, repository = DOCKER_HUB, name if rest else f"library/{name}"
     if registry in ("index.docker.io", "registry-1.docker.io"):
         registry = DOCKER_HUB
+    if registry == DOCKER_HUB and "/" not in repository:
+        repository = f"library/{repository}"  # Docker Hub's official images
     if repository != repository.lower():
         raise RegistryError(f"{text}: repository names are lower case")
     return Reference(registry, repository, tag, digest or None)

@@ -402,3 +402,25 @@ def test_two_inputs_on_one_name(tmp_path, write):
     write("b/x.txt", "2")
     code, out, err = archive("pack", wf, "--input-files", tmp_path / "a", "--input-files", tmp_path / "b", "-o", tmp_path / "dep")
     assert code == 2 and "inputs/x.txt" in err and not (tmp_path / "dep").exists()
+
+
+@pytest.mark.parametrize("image, tag, expected", [
+    ("busybox", "latest", "docker.io/library/busybox:latest"),
+    ("docker.io/busybox", "1.36", "docker.io/library/busybox:1.36"),
+    ("index.docker.io/atlas/analysisbase", "21.2", "docker.io/atlas/analysisbase:21.2"),
+    ("gitlab-registry.cern.ch/recast-atlas/exotics/x", "v1", "gitlab-registry.cern.ch/recast-atlas/exotics/x:v1"),
+    ("localhost:5000/a/b", "t", "localhost:5000/a/b:t"),
+    ("127.0.0.1:5000/a", "t@sha256:" + "0" * 64, "127.0.0.1:5000/a:t@sha256:" + "0" * 64),
+])
+def test_references_normalise_as_docker_does(image, tag, expected):
+    from archive.registry import parse_reference
+
+    assert str(parse_reference(image, tag)) == expected
+
+
+@pytest.mark.parametrize("image, tag", [("busybox", "t@sha256:abc"), ("Busybox", "1"), ("busybox", "bad tag")])
+def test_bad_references(image, tag):
+    from archive.registry import RegistryError, parse_reference
+
+    with pytest.raises(RegistryError):
+        parse_reference(image, tag)
