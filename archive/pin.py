@@ -116,9 +116,9 @@ def rewrite(file: str, text: str, change) -> str:
             edits[(row, len(lines[row]))] = (len(lines[row]), f"\n{indent}imagetag: {quoted}")
         else:
             key_text = '"imagetag"' if file.endswith(".json") else "imagetag"
-            edits[(row, end + 10**6)] = (end, f", {key_text}: {quoted}")  # after the image value's own edit
+            edits[(row, end)] = (end, f", {key_text}: {quoted}")
+    # from the end backwards, so that each edit leaves the positions of those before it alone
     for (row, start), (end, replacement) in sorted(edits.items(), reverse=True):
-        start = min(start, end) if start > len(lines[row]) else start
         lines[row] = lines[row][:start] + replacement + lines[row][end:]
     return "\n".join(lines)
 

@@ -424,3 +424,11 @@ def test_bad_references(image, tag):
 
     with pytest.raises(RegistryError):
         parse_reference(image, tag)
+
+
+def test_rewrite_points_flow_environments_at_restored_images():
+    from archive.pin import rewrite
+
+    text = "env: {environment_type: docker-encapsulated, image: busybox}\n"
+    out = rewrite("s.yml", text, lambda image, tag: ("local/busybox", "latest-1"))
+    assert out == 'env: {environment_type: docker-encapsulated, image: "local/busybox", imagetag: "latest-1"}\n'
