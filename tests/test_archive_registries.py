@@ -96,7 +96,7 @@ def test_basic_auth_registry(tmp_path, docker_config, monkeypatch):
     htpasswd.write_text(f"{USER}:{bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()}\n")
     registry = LocalRegistry(tmp_path / "registry")
     registry.folder.mkdir()
-    subprocess_up(registry, f"{{htpasswd: {{realm: recast-archive-tests, path: {htpasswd}}}}}")
+    registry.up(f"{{htpasswd: {{realm: recast-archive-tests, path: {htpasswd}}}}}")
     try:
         docker_config(registry.host)
         digest = push_tiny_image(registry.host, "private/tiny", "v1", tmp_path)
@@ -183,20 +183,12 @@ class TokenService:
         self.server.shutdown()
 
 
-def subprocess_up(registry: LocalRegistry, auth: str) -> None:
-    import subprocess
-
-    from test_archive import ROOT
-
-    subprocess.run([ROOT / "scripts" / "registry.sh", "up", registry.folder, str(registry.port), auth], check=True)
-
-
 def test_token_auth_registry(tmp_path, docker_config):
     tokens = TokenService(tmp_path)
     registry = LocalRegistry(tmp_path / "registry")
     registry.folder.mkdir()
-    subprocess_up(registry, f"{{token: {{realm: '{tokens.realm}', service: recast-archive-registry, "
-                            f"issuer: recast-archive-tests, rootcertbundle: {tokens.certfile}}}}}")
+    registry.up(f"{{token: {{realm: '{tokens.realm}', service: recast-archive-registry, "
+                f"issuer: recast-archive-tests, rootcertbundle: {tokens.certfile}}}}}")
     try:
         docker_config(registry.host)
         digest = push_tiny_image(registry.host, "private/tiny", "v2", tmp_path)
