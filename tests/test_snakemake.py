@@ -236,3 +236,15 @@ def test_jq_runs_through_the_jq_program_where_the_module_is_missing(monkeypatch)
     assert [runtime.jq_outputs(p, value) for p in (".a[]", "{n, c: (.a | length)}", ".n > 2")] == with_module
     with pytest.raises(RuntimeError, match="jq"):
         runtime.jq_outputs(".a[", value)
+
+
+def test_each_scattered_instance_waits_only_for_what_it_reads(tmp_path):
+    from yadage2x.emit.snakemake import planner_json
+    from yadage2x.runtime import Plan
+
+    workflow = planner_json(load_workflow(FIXTURES / "chained-scatter" / "workflow.yml").workflow)
+    plan = Plan(workflow, {"xs": [1, 2, 3]}, None, str(tmp_path), result_of=None)
+    assert [plan.step_deps(f"second_{i}") for i in range(3)] == [["first_0"], ["first_1"], ["first_2"]]
+    assert plan.step_deps("first_0") == []
+    # readdirs too: second_1 reads first_1's folder only
+    assert plan.instances["second_1"]["parameters"]["x"] == f"{tmp_path}/first_1/x.txt"

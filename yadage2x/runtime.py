@@ -276,6 +276,27 @@ def pick_output(result, output: str):
     return value
 
 
+class Read:
+    """A value read from a step's result, with the step it came from (yadage's reference)."""
+
+    __slots__ = ("node", "value")
+
+    def __init__(self, node: str, value):
+        self.node, self.value = node, value
+
+
+def untag(value, reads: list):
+    """The plain value, noting in ``reads`` every step a `Read` leaf came from."""
+    if isinstance(value, Read):
+        reads.append(value.node)
+        return value.value
+    if isinstance(value, dict):
+        return {k: untag(v, reads) for k, v in value.items()}
+    if isinstance(value, list):
+        return [untag(v, reads) for v in value]
+    return value
+
+
 class Plan:
     """``result_of`` gives the result of a step that must run first (it may raise one of
     ``waits``, e.g. Snakemake's IncompleteCheckpointException): the stages that need it are then
@@ -348,12 +369,14 @@ class Plan:
                 if "scope" in entry:
                     yield from self.descend(entry["scope"], name)
 
-    def registered(self, scope: dict, key: str, deps: list):
+    def registered(self, scope: dict, key: str):
         expr = scope["values"].get(key)
-        return None if expr is None else self.value(scope, expr, deps)
+        return None if expr is None else self.value(scope, expr)
 
-    def value(self, scope: dict, value: dict, deps: list):
-        """A parameter's value: a literal, a stage-output selection, or a registered value."""
+    def value(self, scope: dict, value: dict):
+        """A parameter's value: a literal, a stage-output selection, or a registered value. Every
+        leaf taken from a step's result is `Read` (tagged with the step), as yadage's references
+        are, so that each instance of a scatter depends on the steps its own values came from."""
         if value["kind"] == "literal":
             return value["value"]
         if value["kind"] == "fromvalue":
@@ -362,15 +385,15 @@ class Plan:
                 scopes = [e["scope"] for path in value["scope_paths"] for e in self.select(scope, path) if "scope" in e]
             if len(scopes) != 1:
                 raise RuntimeError(f"fromvalue scope must match one scope, got {len(scopes)}")
-            return self.registered(scopes[0], value["key"], deps)
+            return self.registered(scopes[0], value["key"])
         entries = [entry for path in value["paths"] for entry in self.select(scope, path)]
         results = []
         for entry in entries:
             if "scope" in entry:
-                results.append(self.registered(entry["scope"], value["output"], deps))
+                results.append(self.registered(entry["scope"], value["output"]))
             else:
-                deps.append(entry["node"])
-                results.append(pick_output(self.result(entry["node"]), value["output"]))
+                node = entry["node"]
+                results.append(map_leaves(pick_output(self.result(node), value["output"]), lambda leaf: Read(node, leaf)))
         if value["single"]:
             if len(results) != 1:
                 raise RuntimeError(f"step: {value['selector']} matched {len(results)}, needs exactly one")
@@ -396,7 +419,7 @@ class Plan:
         references to the outputs, so any selected output counts, whatever its value; an empty
         selection does not (yadage-spec §2.2)."""
         try:
-            selected = self.value(scope, expression, [])
+            selected = self.value(scope, expression)
         except RuntimeError:  # nothing to select yet
             return False
         return not (isinstance(selected, (list, dict)) and not selected)
@@ -429,19 +452,22 @@ class Plan:
         return self
 
     def stage(self, scope: dict, stage: dict) -> None:
-        deps: list[str] = []
         if stage["scheduler"] == "jq-stage":
             sets, instance_deps = self.jq_sets(scope, stage)
             names = [f"{stage['name']}_{i}" for i in range(len(sets))]
         else:
-            parameters = {p["key"]: self.value(scope, p["value"], deps) for p in stage["parameters"]}
+            parameters = {p["key"]: self.value(scope, p["value"]) for p in stage["parameters"]}
             if stage["scheduler"] == "multistep-stage":
                 sc = stage["scatter"]
                 sets = scatter(parameters, sc["method"], sc["parameters"], sc["batchsize"], sc["partitionsize"])
                 names = [f"{stage['name']}_{i}" for i in range(len(sets))]
             else:
                 sets, names = [parameters], [stage["name"]]
-            instance_deps = [sorted(set(deps))] * len(sets)
+            instance_deps = []
+            for i, tagged in enumerate(sets):
+                reads: list[str] = []
+                sets[i] = untag(tagged, reads)
+                instance_deps.append(sorted(set(reads)))
         entries = []
         for name, pars, needs in zip(names, sets, instance_deps):
             body = stage["body"]
