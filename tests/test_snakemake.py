@@ -64,6 +64,8 @@ def test_resources_become_snakemake_resources_and_the_rest_is_reported(cli, tmp_
     lost = {(loss["construct"], loss["line"], loss["severity"]) for loss in report["losses"]}
     assert lost == {("resources: CVMFS", 18, "warning"), ("resources: GRIDProxy", 19, "warning"),
                     ("resources: compute_backend", 24, "info"), ("resources: kubernetes_uid", 25, "info")}
+    # CVMFS is bound for apptainer by the workflow profile Snakemake reads by itself
+    assert 'apptainer-args: "--bind /cvmfs"' in (tmp_path / "out" / "profiles" / "default" / "config.yaml").read_text()
     # warnings on standard error, each at its line
     assert "workflow.yml:18:15: warning: resources: CVMFS" in result.err
     strict = cli("snakemake", wf, "-o", tmp_path / "strict", "--strict")

@@ -109,7 +109,7 @@ def read_step(step: Step) -> tuple[Demand, list[Loss]]:
     for i, entry in enumerate(env.resources):
         if entry == "CVMFS":
             demand.mounts.append("/cvmfs")
-            losses.append(Loss(where(i), "resources: CVMFS", "needs /cvmfs on the execution host (with containers: bind it, e.g. --apptainer-args '--bind /cvmfs')", "warning"))
+            losses.append(Loss(where(i), "resources: CVMFS", "needs /cvmfs on every execution host; containers see it only where the emitted workflow can bind it (Snakemake: the workflow profile, for apptainer)", "warning"))
         elif entry in ("GRIDProxy", "KRB5Auth"):
             losses.append(Loss(where(i), f"resources: {entry}", _CREDENTIALS, "warning"))
         elif isinstance(entry, str):

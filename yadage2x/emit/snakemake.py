@@ -297,13 +297,19 @@ def snakefile(workflow: Workflow, source: str) -> str:
     return "\n".join(lines)
 
 
-# Snakemake reads profiles/default beside the Snakefile by itself (a "workflow profile").
-WORKFLOW_PROFILE = """\
-# Settings Snakemake reads by itself from beside the Snakefile (its workflow profile).
-# The jobs write no temp() files, which is all the default ILP scheduler optimises; the greedy
-# scheduler picks the same jobs without solving an ILP at every step (much faster on wide fans).
-scheduler: greedy
-"""
+def workflow_profile(workflow: Workflow) -> str:
+    """profiles/default/config.yaml: settings Snakemake reads by itself from beside the Snakefile."""
+    lines = [
+        "# Settings Snakemake reads by itself from beside the Snakefile (its workflow profile).",
+        "# The jobs write no temp() files, which is all the default ILP scheduler optimises; the greedy",
+        "# scheduler picks the same jobs without solving an ILP at every step (much faster on wide fans).",
+        "scheduler: greedy",
+    ]
+    mounts = merge([read_step(step)[0] for rule in _rules(workflow) for step in rule.steps]).mounts
+    if mounts:
+        lines += ["# steps expect these host folders (CVMFS): bound into containers under --sdm apptainer",
+                  f"apptainer-args: {json.dumps(' '.join(f'--bind {m}' for m in mounts))}"]
+    return "\n".join(lines) + "\n"
 
 
 def losses(workflow: Workflow) -> list[Loss]:
@@ -334,7 +340,7 @@ def emit(workflow: Workflow, source: str, outdir: Path, initdata: dict | None, i
         "workflow.json": json.dumps({"workflow": data, "rules": rule_names(data)}, indent=1, sort_keys=True) + "\n",
         "yadage2x_runtime.py": resources.files("yadage2x").joinpath("runtime.py").read_text(encoding="utf-8"),
         "loss-report.json": json.dumps({"target": "snakemake", "losses": [loss.to_json() for loss in lost]}, indent=2) + "\n",
-        "profiles/default/config.yaml": WORKFLOW_PROFILE,
+        "profiles/default/config.yaml": workflow_profile(workflow),
     }
     written = []
     for name, text in files.items():
