@@ -27,8 +27,8 @@ SUPPORTED = [e for e in EXAMPLES if not unsupported(load_workflow(e / "workflow.
 NOT_YET = [e for e in EXAMPLES if e not in SUPPORTED]
 TOIL = Path(os.environ.get("YADAGE2X_TOIL") or ROOT / ".venv-toil" / "bin" / "toil-cwl-runner")
 # toil costs about 25 s a workflow here: a representative subset (scatter, batching, sub-workflows
-# two levels deep, registered values, init files) runs in the normal suite
-TOIL_SUBSET = ["helloworld", "batching", "nested-mapreduce", "registered-values", "init-files"]
+# two levels deep, registered values, cases with pickValue, init files) runs in the normal suite
+TOIL_SUBSET = ["batching", "nested-mapreduce", "registered-values", "cases-static", "init-files"]
 
 
 def example_args(example: Path) -> list:

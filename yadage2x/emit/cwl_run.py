@@ -62,8 +62,11 @@ def run_cwl(loaded, base: Path, initdata: dict | None, initdir: Path | None, doc
     run.mkdir(parents=True, exist_ok=True)
     log = base / f"{runner}.log"
     argv = runner_argv(runner, source, out, base, docker)
+    env = dict(os.environ)
+    # toil starts its workers (_toil_worker) by name: its own bin folder goes first on PATH
+    env["PATH"] = os.pathsep.join([str(Path(argv[0]).parent), env.get("PATH", "")])
     with open(log, "wb") as err:
-        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=err)
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=err, env=env)
     outputs = {}
     if proc.stdout.strip():
         try:
