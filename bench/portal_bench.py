@@ -103,6 +103,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="rounds of the four phases; medians are reported")
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="portal-bench-", dir=os.environ.get("BENCH_TMP")) as tmp:
         tmp = Path(tmp)
         total = make_bag(tmp / "bag", args.size_mb << 20, args.files)
@@ -145,8 +146,10 @@ def main() -> None:
         assert bag.check(tmp / "pulled")[0] == [], "the pulled bag does not check out"
 
     mb = total / 1e6
-    result = {"bytes": total, "files": args.files + 1, "repeats": args.repeats, "server_peak_rss_mb": round(server_peak, 1), "phases": {}}
-    print(f"{mb:.0f} MB in {args.files + 1} payload files (+4 tag files), loopback, 2 cores, median of {args.repeats}")
+    load = (round(load_before, 2), round(os.getloadavg()[0], 2))
+    result = {"bytes": total, "files": args.files + 1, "repeats": args.repeats, "load_average_before_after": load, "server_peak_rss_mb": round(server_peak, 1), "phases": {}}
+    print(f"{mb:.0f} MB in {args.files + 1} payload files (+4 tag files), loopback, 2 cores, median of {args.repeats}; "
+          f"load average {load[0]} before, {load[1]} after (other users of the machine)")
     print(f"{'phase':<16}{'seconds':>9}{'MB/s':>8}{'client peak MB':>16}{'client CPU s':>14}{'server CPU s':>14}")
     for name, (seconds, peak, cpu, server_cpu) in rows.items():
         result["phases"][name] = {"seconds": round(seconds, 2), "mb_per_s": round(mb / seconds), "client_peak_rss_mb": round(peak, 1),

@@ -67,7 +67,8 @@ def serve(ctx, data: Path, host: str, port: int):
     if faults.enabled:
         click.echo("recast-archive serve: FAULT INJECTION IS ON (RECAST_PORTAL_FAULTS): for tests only", err=True)
     # the first line of output says where the portal is: tests and scripts read it
-    click.echo(f"recast-archive portal at http://{host}:{bound} (data: {data})")
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"recast-archive portal at http://{shown}:{bound} (data: {data})")
     sys.stdout.flush()
     config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
     uvicorn.Server(config).run(sockets=[listener])
