@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 
 import pytest
-from portal_support import (SAMPLE, client_env, ids, make_bag, portal, run_archive, run_archive_process,  # noqa: F401
-                            tree)
+from portal_support import (RECAST_ARCHIVE, SAMPLE, client_env, ids, make_bag, portal, run_archive,  # noqa: F401
+                            run_archive_process, tree)
 
 from archive import bag
 from archive.portal import transfer
@@ -81,6 +82,18 @@ def test_an_interrupted_push_resumes_with_what_is_missing(portal, client_env, sa
     code, _, err = run_archive("pull", ids(out)["record"], "-o", tmp_path / "back")
     assert code == 0, err
     assert tree(tmp_path / "back") == tree(sample)
+
+
+def test_two_pushes_at_once(portal, client_env, tmp_path):
+    bags = [make_bag(tmp_path / name, {**SAMPLE, "who.txt": name.encode()}) for name in ("one", "two")]
+    pushes = [subprocess.Popen([RECAST_ARCHIVE, "push", bag_, "--publish", "--quiet"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True) for bag_ in bags]
+    results = [p.communicate(timeout=120) + (p.returncode,) for p in pushes]
+    assert [code for _, _, code in results] == [0, 0], results
+    for bag_, (out, _, _) in zip(bags, results):
+        code, _, err = run_archive("pull", ids(out)["record"], "-o", tmp_path / f"{bag_.name}-back")
+        assert code == 0, err
+        assert tree(tmp_path / f"{bag_.name}-back") == tree(bag_)
 
 
 def test_a_changed_bag_is_a_new_deposit(portal, client_env, sample):
