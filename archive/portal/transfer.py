@@ -94,14 +94,15 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def deposit_metadata(root: Path, title: str, layout: str, files: list[LocalFile]) -> dict:
-    metadata = {
-        "basic_info": {"analysis_title": title},
-        "deposit": {
+def deposit_metadata(root: Path, schema: str, title: str, layout: str, files: list[LocalFile]) -> dict:
+    """basic_info and workflows[] are fields CAP's analysis schemas have (atlas-analysis among
+    them); `deposit`, what push knows of the bag, only our own deposit type has."""
+    metadata: dict = {"basic_info": {"analysis_title": title}}
+    if schema == "recast-archive":
+        metadata["deposit"] = {
             "format": "bagit-1.0", "layout": layout, "payload_sha256": payload_fingerprint(root),
             "files": len(files), "bytes": sum(f.size for f in files),
-        },
-    }
+        }
     workflow = root / "data" / "workflow.json"  # docs/archive.md: what CAP's workflows[].workflow takes
     if workflow.is_file() and workflow.stat().st_size < 4 << 20:
         try:
@@ -125,7 +126,7 @@ def push(settings: Settings, root: Path, *, publish: bool = False, packed: bool 
         if draft is not None and draft.get("status") == "published":
             return PushResult(draft["id"], draft.get("recid"), 0, len(files), draft["links"].get("html", ""))
     if draft is None:
-        metadata = deposit_metadata(root, title or root.resolve().name, layout, files)
+        metadata = deposit_metadata(root, schema, title or root.resolve().name, layout, files)
         draft = client.json("POST", client.api("deposits/"), f"{root}: creating the deposit", (201,),
                             payload={"$ana_type": schema, **metadata})
         write_atomically(state, json.dumps({"portal": settings.portal, "pid": draft["id"], "bag": str(root.resolve())}))
