@@ -37,12 +37,12 @@ from ruamel.yaml import YAML
 from .. import __version__
 from ..errors import Problem, SpecError
 from ..ir import (
-    Cases, ConstantPublisher, DockerEnvironment, FromGlobPublisher, FromParPublisher, FromValue,
+    Cases, ConstantPublisher, DockerEnvironment, FromGlobPublisher, FromParPublisher, FromValue, FromYamlPublisher,
     InterpolatedPublisher, Literal, ManualProcess, Ref, ScriptProcess, Stage, Step, Workflow, thaw,
 )
 from ..runtime import contextualise, init_result
 from ..selectors import SelectorError, parse
-from .cwl_cases import NotTranslated, condition_js, when
+from .cwl_jq import NotTranslated, condition_js, stream_js, when
 from .cwl_js import LIBRARY
 
 NAMESPACE = "https://yadage2x.invalid/cwl#"  # our hints (resources); runners ignore unknown hints
@@ -226,17 +226,16 @@ class Compiler:
             raise Refused(pos, f"selector '{value.selector}': {exc}") from None
         if len(alternatives) > 1:
             return self.union(scope, alternatives, value, pos)
-        source, t, depth, picks = self.walk(scope, alternatives[0], value, pos)
-        if value.single:
-            if depth:
-                raise Refused(pos, f"step: '{value.selector}' selects the instances of a multistep stage; use stages:")
-            return Source(source, t)
-        if depth == 1 and not value.flatten and not value.unwrap and not picks:
-            return Source(source, t)
-        if depth == 0 and value.unwrap and not value.flatten:
+        source, t, depth, picks, keys = self.walk(scope, alternatives[0], value, pos)
+        if value.single and depth:
+            raise Refused(pos, f"step: '{value.selector}' selects the instances of a multistep stage; use stages:")
+        if not keys and (value.single or (depth == 1 and not value.flatten and not value.unwrap and not picks)
+                         or (depth == 0 and value.unwrap and not value.flatten)):
             return Source(source, t)
         self.uses_js = True
-        shaped = "self" if not picks else f"yadage.pick(self, {json.dumps(picks)})"
+        shaped = self.shaped("self", depth, picks, keys)
+        if value.single:
+            return Source(source, t, f"$({shaped})", js=True)
         item = t
         for _ in range(depth):
             item = item["items"] if is_array(item) else ANY
@@ -249,17 +248,27 @@ class Compiler:
             raise Refused(pos, f"step: '{value.selector}' must select exactly one step, not a union")
         sources, parts, depths = [], [], []
         for i, path in enumerate(self.walk(scope, alt, value, pos) for alt in alternatives):
-            source, _, depth, picks = path
+            source, _, depth, picks, keys = path
             sources.append(source)
-            parts.append(f"yadage.pick(self[{i}], {json.dumps(picks)})" if picks else f"self[{i}]")
+            parts.append(self.shaped(f"self[{i}]", depth, picks, keys))
             depths.append(depth)
         self.uses_js = True
         self.features.add("MultipleInputFeatureRequirement")
         expression = f"$(yadage.union([{', '.join(parts)}], {json.dumps(depths)}, {str(value.flatten).lower()}, {str(value.unwrap).lower()}))"
         return Source(sources, ANY, expression, js=True)
 
+    @staticmethod
+    def shaped(value: str, depth: int, picks: list, keys: list) -> str:
+        """JavaScript for a selected value: instances picked by index, keys of a YAML result."""
+        if picks:
+            value = f"yadage.pick({value}, {json.dumps(picks)})"
+        if keys:
+            value = f"yadage.at({value}, {depth}, {json.dumps(keys)})"
+        return value
+
     def walk(self, scope: Scope, path, ref: Ref, pos):
-        """(source id, type, scattered levels, index picks) of a selector path in ``scope``."""
+        """(source id, type, scattered levels, index picks, keys into a YAML result) of a
+        selector path in ``scope``."""
         here, crossed, picks, depth = scope, [], [], 0
         target: Stage | None = None
         init = False
@@ -297,11 +306,15 @@ class Compiler:
             key = ref.output
             if key not in scope.inputs:
                 raise Refused(pos, f"init has no value '{key}' here (jsonpaths into init values are not translated)")
-            return cwl_id(key), scope.inputs[key], 0, []
+            return cwl_id(key), scope.inputs[key], 0, [], []
         if target is None:
             raise Refused(pos, f"selector '{ref.selector}' selects nothing")
+        keys = []
         if isinstance(target.body, Workflow):
             port = f"{cwl_id(ref.output)}__registered"
+        elif isinstance(target.body, Step) and isinstance(target.body.publisher, FromYamlPublisher):
+            # the keys of a YAML file are known only when it is read: one port, picked at run time
+            port, keys = "result", output_keys(ref.output)
         else:
             port = port_name(ref.output)
         names = [s.name for s in crossed] + [target.name]
@@ -312,7 +325,7 @@ class Compiler:
             raise Refused(pos, f"'{ref.output}' of '{'/'.join(names)}' is not a published value the CWL translation knows (nested values and whole results are not translated yet)")
         if not any(p != "*" for p in picks):
             picks = []
-        return f"{cwl_id(first)}/{inner}", ports[inner], depth, picks
+        return f"{cwl_id(first)}/{inner}", (ANY if keys else ports[inner]), depth, picks, keys
 
     def ports_of(self, scope: Scope, name: str, pos) -> dict:
         if name not in scope.ports:
@@ -534,9 +547,10 @@ class Compiler:
         arguments, base, stdin = None, ["true"], None  # a pure-publishing step runs nothing
         if process is not None:
             prefix = ""
+            mounts = []  # (mountpath, file written in the work directory)
             if isinstance(env, DockerEnvironment):
-                if env.par_mounts:
-                    raise Refused(env.pos, "par_mounts are not translated yet")
+                for i, mount in enumerate(env.par_mounts):
+                    mounts.append(self.par_mount(mount, i, bindings, env.pos))
                 if env.workdir and contextualise(env.workdir, WORKDIR) != WORKDIR:
                     prefix += f"cd {contextualise(env.workdir, WORKDIR)} && "
                 if env.envscript:
@@ -549,15 +563,22 @@ class Compiler:
                     self.losses.append(Problem(env.pos, f"stage '{stage.name}': resources {json.dumps(thaw(env.resources))} have no CWL equivalent (kept as a yadage2x:resources hint)"))
             prefix = prefix.replace("{", "{{").replace("}", "}}")
             base = ["sh", "-c"]
+            listing = [dirent for _, dirent in mounts]
+            source = process.script if isinstance(process, ScriptProcess) else process.cmd
+            for mountpath, dirent in mounts:
+                # the command reads the file where it is written, not where packtivity mounts it
+                source = source.replace(mountpath, f"{WORKDIR}/{dirent.entryname}")
             if isinstance(process, ScriptProcess):
                 # packtivity feeds the script to the interpreter on standard input (cwltool's
                 # `stdin:` takes only staged inputs, so the shell redirects it)
-                text = self.template(process.script, bindings, process.pos, command=True)
-                requirements.append(cwl.InitialWorkDirRequirement(listing=[cwl.Dirent(entryname=SCRIPT, entry=text)]))
+                text = self.template(source, bindings, process.pos, command=True)
+                listing.append(cwl.Dirent(entryname=SCRIPT, entry=text))
                 interpreter = process.interpreter.replace("{", "{{").replace("}", "}}")
                 command = self.template(f"{prefix}{interpreter} < {{workdir}}/{SCRIPT}", {}, process.pos, command=False)
             else:
-                command = self.template(prefix + process.cmd, bindings, process.pos, command=True)
+                command = self.template(prefix + source, bindings, process.pos, command=True)
+            if listing:
+                requirements.append(cwl.InitialWorkDirRequirement(listing=listing))
             arguments = [cwl.CommandLineBinding(valueFrom=command)]
         outputs["workdir"] = ("Directory", cwl.CommandOutputBinding(glob="$(runtime.outdir)"))
         tool = cwl.CommandLineTool(
@@ -567,6 +588,25 @@ class Compiler:
             requirements=requirements or None, hints=hints or None, baseCommand=base, arguments=arguments, stdin=stdin,
         )
         return tool, {k: t for k, (t, _) in outputs.items()}
+
+    def par_mount(self, mount, index: int, bindings: dict, pos):
+        """A par_mount: its jq script's text output, written into the work directory."""
+        def value_of(key):
+            if key not in bindings:
+                raise NotTranslated(f"'.{key}' is not a parameter of the step")
+            binding = bindings[key]
+            if binding.literal:
+                if contains_workdir(binding.value):
+                    raise NotTranslated(f"'.{key}' holds {{workdir}}")
+                return json.dumps(binding.value)
+            return js_get(binding.id)
+
+        try:
+            outputs = stream_js(mount.jqscript, value_of)
+        except NotTranslated as exc:
+            raise Refused(pos, f"par_mounts script '{mount.jqscript}': {exc}") from None
+        self.uses_js = True
+        return mount.mountpath, cwl.Dirent(entryname=f"_yadage_parmount_{index}.txt", entry=f"$(yadage.jqtext({outputs}))")
 
     def publisher(self, step: Step, bindings: dict) -> tuple[dict, list]:
         """Output ports {id: (type, binding)}, and the literal bindings the tool receives as
@@ -594,6 +634,12 @@ class Compiler:
                     outputs[port_name(path)] = self.interpolated(leaf, bindings, pub, published, port_name(path))
         elif isinstance(pub, FromGlobPublisher):
             outputs[port_name(pub.outputkey)] = (array(["File", "Directory"]), cwl.CommandOutputBinding(glob=pub.globexpression))
+        elif isinstance(pub, FromYamlPublisher):
+            # CWL reads no YAML: the file's text (loadContents, up to 64 KiB) is parsed by the
+            # library's parser of block mappings, lists and scalars, which refuses anything else
+            self.uses_js = True
+            outputs["result"] = (ANY, cwl.CommandOutputBinding(glob=pub.yamlfile, loadContents=True,
+                                                                outputEval="$(yadage.yaml(self[0].contents))"))
         else:
             raise Refused(pub.pos, f"{pub.kind} is not translated yet")
         return outputs, published
@@ -655,6 +701,8 @@ def publisher_ports(pub) -> list[str]:
         return [port_name(path) for path, _ in leaves(thaw(pub.publish), lists=False)]
     if isinstance(pub, FromGlobPublisher):
         return [port_name(pub.outputkey)]
+    if isinstance(pub, FromYamlPublisher):
+        return ["result"]
     return []
 
 
@@ -683,6 +731,15 @@ def leaves(value, path=(), lists=True):
             yield from leaves(v, path + (str(i),), lists)
     else:
         yield path, value
+
+
+def output_keys(output: str) -> list:
+    """The keys (and list indices) of a simple jsonpath: 'a.b[0]' -> ['a', 'b', 0]."""
+    keys = []
+    for part in output.replace("[", ".[").split("."):
+        if part and part != "$":
+            keys.append(int(part[1:-1]) if part.startswith("[") and part[1:-1].isdigit() else part.strip("[]'\""))
+    return keys
 
 
 def port_name(output) -> str:

@@ -1,12 +1,15 @@
-"""`cases` in CWL: one step per case, run `when` its condition holds and no earlier one does,
-and a step named after the stage that merges what the chosen case published (`pickValue`).
+"""jq programs in CWL, which has no jq: translated to JavaScript, for the small part of jq that
+yadage workflows use where CWL has to evaluate them at run time.
 
-A case's condition is a jq program over the stage's parameters; CWL has no jq, so the
-conditions are translated to JavaScript. Only the part of jq that conditions use is translated
-(values of parameters and their keys, literals, comparisons, arithmetic, and/or/not,
-parentheses); anything else is refused with its position rather than guessed at.
-Truth follows yadage: jq's own `and`/`or` treat only false and null as false, and yadage then
-takes the case when Python's bool() of the result is true (0, "" and [] are false).
+- case conditions (`cases`: one step per case, run `when` its condition holds and no earlier
+  one does; a step named after the stage merges what the chosen case published, `pickValue`):
+  values of parameters and their keys, literals, comparisons, arithmetic, and/or/not,
+  parentheses. Truth follows yadage: jq's own `and`/`or` treat only false and null as false,
+  and yadage then takes the case when Python's bool() of the result is true (0, "" and [] are
+  false);
+- par_mounts scripts: a comma-separated stream of parameter paths, each optionally iterated
+  (`.a, .b[]`), written one JSON text per output as packtivity writes them.
+Anything else is refused with its position rather than guessed at.
 """
 from __future__ import annotations
 
@@ -116,3 +119,21 @@ def when(conditions: list[str], index: int) -> str:
     """Case ``index`` runs when its condition holds and no earlier case's does."""
     earlier = [f"!{c}" for c in conditions[:index]]
     return "$(" + " && ".join(earlier + [conditions[index]]) + ")"
+
+
+_STREAM_TERM = re.compile(r"\s*\.([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)(\[\])?\s*")
+
+
+def stream_js(program: str, value_of) -> str:
+    """A par_mounts script (`.a, .b[]`) as JavaScript giving the list of jq's outputs."""
+    terms = []
+    for part in program.split(","):
+        match = _STREAM_TERM.fullmatch(part)
+        if not match:
+            raise NotTranslated(f"cannot translate '{part.strip()}' (paths of parameters, optionally iterated with [], separated by commas)")
+        keys = match[1].split(".")
+        value = value_of(keys[0])
+        for key in keys[1:]:
+            value = f"yadage.key({value}, {json.dumps(key)})"
+        terms.append(f"yadage.each({value})" if match[2] else f"[{value}]")
+    return "[].concat(" + ", ".join(terms) + ")"

@@ -91,6 +91,106 @@ LIBRARY = r"""var yadage = {
     }
     return out;
   },
+  // jq's .[]: the items of a list, the values of a mapping
+  each: function (v) {
+    if (Array.isArray(v)) { return v; }
+    return Object.keys(v).map(function (k) { return v[k]; });
+  },
+  // files as the paths a jq program sees, then Python's json.dumps, one output a line (par_mounts)
+  plain: function (v) {
+    if (v !== null && typeof v === "object" && (v.class === "File" || v.class === "Directory")) { return v.path; }
+    if (Array.isArray(v)) { return v.map(yadage.plain); }
+    if (v !== null && typeof v === "object") {
+      var out = {};
+      Object.keys(v).forEach(function (k) { out[k] = yadage.plain(v[k]); });
+      return out;
+    }
+    return v;
+  },
+  pyjson: function (v) {
+    if (Array.isArray(v)) { return "[" + v.map(yadage.pyjson).join(", ") + "]"; }
+    if (v !== null && typeof v === "object") {
+      return "{" + Object.keys(v).map(function (k) { return yadage.pyjson(k) + ": " + yadage.pyjson(v[k]); }).join(", ") + "}";
+    }
+    if (typeof v === "string") {
+      return JSON.stringify(v).replace(/[\u0080-\uffff]/g, function (c) {
+        return "\\u" + ("0000" + c.charCodeAt(0).toString(16)).slice(-4);
+      });
+    }
+    return JSON.stringify(v);
+  },
+  jqtext: function (outputs) { return outputs.map(function (v) { return yadage.pyjson(yadage.plain(v)); }).join("\n"); },
+  // keys into a YAML result, in each instance
+  at: function (v, depth, keys) {
+    if (depth > 0) { return v.map(function (x) { return yadage.at(x, depth - 1, keys); }); }
+    keys.forEach(function (k) {
+      if (v === null || typeof v !== "object" || !(k in v)) { throw "no matches found in reference selection: " + keys.join("."); }
+      v = v[k];
+    });
+    return v;
+  },
+  // the YAML that steps write (fromyaml-pub): block mappings and lists, flow lists and
+  // mappings of scalars, and scalars as YAML 1.1 reads them; anything else is an error
+  yaml: function (text) {
+    var lines = text.split("\n").map(function (l) { return l.replace(/\s+#.*$/, "").replace(/\s+$/, ""); })
+      .filter(function (l) { return l.trim() !== "" && l.trim() !== "---" && l.trim().charAt(0) !== "#"; });
+    var pos = 0;
+    function indent(l) { return l.length - l.replace(/^ +/, "").length; }
+    function scalar(s) {
+      s = s.trim();
+      if (s === "" || /^(~|null|Null|NULL)$/.test(s)) { return null; }
+      if (/^(true|True|TRUE|yes|Yes|YES|on|On|ON)$/.test(s)) { return true; }
+      if (/^(false|False|FALSE|no|No|NO|off|Off|OFF)$/.test(s)) { return false; }
+      if (/^[-+]?[0-9]+$/.test(s)) { return parseInt(s, 10); }
+      if (/^[-+]?([0-9]+\.[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$/.test(s)) { return parseFloat(s); }
+      if (s.charAt(0) === '"') { return JSON.parse(s); }
+      if (s.charAt(0) === "'") { return s.slice(1, -1).replace(/''/g, "'"); }
+      if (s.charAt(0) === "[" || s.charAt(0) === "{") {
+        var inner = s.slice(1, -1).trim();
+        if (inner === "") { return s.charAt(0) === "[" ? [] : {}; }
+        var parts = inner.split(",");
+        if (s.charAt(0) === "[") { return parts.map(scalar); }
+        var out = {};
+        parts.forEach(function (p) { var i = p.indexOf(":"); out[p.slice(0, i).trim()] = scalar(p.slice(i + 1)); });
+        return out;
+      }
+      if (/^[&*!|>%@`]/.test(s)) { throw "fromyaml-pub: YAML this workflow's parser does not read: " + s; }
+      return s;
+    }
+    function block(level) {
+      var first = lines[pos].slice(level);
+      if (first.charAt(0) === "-" && (first.length === 1 || first.charAt(1) === " ")) {
+        var list = [];
+        while (pos < lines.length && indent(lines[pos]) === level && lines[pos].slice(level).charAt(0) === "-") {
+          var rest = lines[pos].slice(level + 1).trim();
+          pos++;
+          if (rest === "") { list.push(block(indent(lines[pos]))); }
+          else if (/^[^'"\[{][^:]*:( |$)/.test(rest)) {
+            lines.splice(pos, 0, new Array(level + 3).join(" ") + rest);
+            list.push(block(level + 2));
+          } else { list.push(scalar(rest)); }
+        }
+        return list;
+      }
+      var map = {};
+      while (pos < lines.length && indent(lines[pos]) === level) {
+        var line = lines[pos].slice(level), m = /^("[^"]*"|'[^']*'|[^:]+):( (.*)|)$/.exec(line);
+        if (!m) { throw "fromyaml-pub: YAML this workflow's parser does not read: " + line; }
+        var key = scalar(m[1]);
+        pos++;
+        if ((m[3] || "").trim() !== "") { map[key] = scalar(m[3]); }
+        else if (pos < lines.length && (indent(lines[pos]) > level || (indent(lines[pos]) === level && lines[pos].slice(level).charAt(0) === "-"))) {
+          map[key] = block(indent(lines[pos]));
+        } else { map[key] = null; }
+      }
+      return map;
+    }
+    if (lines.length === 0) { return null; }
+    if (lines.length === 1 && !/^[^'"\[{]*: |:$/.test(lines[0]) && lines[0].charAt(0) !== "-") { return scalar(lines[0]); }
+    var result = block(indent(lines[0]));
+    if (pos !== lines.length) { throw "fromyaml-pub: YAML this workflow's parser does not read: " + lines[pos]; }
+    return result;
+  },
   group: function (values, batchsize, partitionsize) {
     var out = [], start = 0, k;
     if (batchsize) {

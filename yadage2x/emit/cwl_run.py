@@ -128,7 +128,9 @@ def layout(workflow, outputs: dict, run: Path, initdata: dict | None, initdir: s
             problems.append(f"{exc}: yadage runs this instance, the CWL run has no work directory for it")
             continue
         if instance["stage"] is not None:
-            problems += agree(name, results[name], lambda port, i=instance: instance_value(i, port), run / name)
+            port_value = lambda port, i=instance: instance_value(i, port)  # noqa: E731
+            whole = instance["step"]["publisher"]["kind"] == "fromyaml-pub"  # one port holds the whole result
+            problems += agree(name, [(("result",), results[name])] if whole else published_values(results[name]), port_value)
     problems += extra_instances(plan, outputs)
     (run / ".yadage2x").mkdir(exist_ok=True)
     (run / ".yadage2x" / "results.json").write_text(json.dumps({"instances": results, "stalled": plan.stalled}, indent=2, sort_keys=True))
@@ -147,10 +149,11 @@ def sort_lists(value):
     return value
 
 
-def agree(name: str, result, port_value, workdir: Path) -> list[str]:
-    """Differences between yadage's result for an instance and what its CWL ports hold."""
+def agree(name: str, values, port_value) -> list[str]:
+    """Differences between yadage's result for an instance ((key path, value) pairs) and what
+    its CWL ports hold."""
     found = []
-    for path, leaf in published_values(result):
+    for path, leaf in values:
         value = port_value(port_name(path))
         if describe(value) != describe(leaf):
             found.append(f"{name}: CWL published {'.'.join(path)} = {json.dumps(describe(value))}, yadage's rules give {json.dumps(describe(leaf))}")
