@@ -3,6 +3,8 @@ packed), resuming, the API's access rules, and what users see when something is 
 from __future__ import annotations
 
 import json
+import os
+import pty
 import sqlite3
 import subprocess
 
@@ -306,3 +308,27 @@ def test_serve_errors_are_one_line(portal, tmp_path):
     assert typo.returncode == 2 and typo.stderr.strip().startswith("error: RECAST_PORTAL_FAULTS: unknown fault 'upload-5OO'")
     bad = run_archive_process("serve", "--data", tmp_path / "d", "token", "not an email")
     assert bad.returncode == 2 and bad.stderr.strip() == "error: not an email address: 'not an email'"
+
+
+def test_progress_bars_show_on_a_terminal_only(portal, client_env, sample, tmp_path):
+    """On a terminal (a pseudo-terminal here) push draws a byte-counting bar on standard error;
+    into a pipe or file it prints only its summary line."""
+    leader, follower = pty.openpty()
+    env = {**os.environ, "COLUMNS": "120"}
+    process = subprocess.Popen([RECAST_ARCHIVE, "push", sample], stdout=subprocess.PIPE, stderr=follower, env=env)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the process has gone
+            break
+        if not chunk:
+            break
+        seen += chunk
+    process.wait(60)
+    os.close(leader)
+    assert process.returncode == 0
+    assert b"push analysis" in seen and "━".encode() in seen and b"MB" in seen
+    piped = run_archive_process("push", sample, "--new")
+    assert piped.returncode == 0 and "━" not in piped.stderr and len(piped.stderr.strip().splitlines()) == 1
