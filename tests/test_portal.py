@@ -332,3 +332,12 @@ def test_progress_bars_show_on_a_terminal_only(portal, client_env, sample, tmp_p
     assert b"push analysis" in seen and "━".encode() in seen and b"MB" in seen
     piped = run_archive_process("push", sample, "--new")
     assert piped.returncode == 0 and "━" not in piped.stderr and len(piped.stderr.strip().splitlines()) == 1
+
+
+def test_pulling_something_that_is_not_a_bag(portal, client_env, tmp_path):
+    draft = portal.api("POST", "deposits/", json={"$ana_type": "recast-archive"}).json()
+    portal.api("PUT", f"{draft['links']['bucket']}/notes.txt", data=b"just notes\n")
+    code, _, err = run_archive("pull", draft["id"], "-o", tmp_path / "back")
+    assert code == 2
+    assert err.strip() == f"error: deposit {draft['id']}: not a bag: no bagit.txt among its 1 files, nor one .tar or .tar.gz"
+    assert list(tmp_path.iterdir()) == []  # not even a partial folder

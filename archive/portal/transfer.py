@@ -19,6 +19,7 @@ import re
 import shutil
 import tarfile
 import tempfile
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -47,7 +48,6 @@ class PushResult:
     recid: str | None
     uploaded: int
     skipped: int
-    html: str
 
 
 # ------------------------------------------------------------------------------------------------
@@ -120,11 +120,11 @@ def push(settings: Settings, root: Path, *, publish: bool = False, packed: bool 
     layout = "packed" if packed else "files"
     state = state_file(settings, root, layout)
     draft = None
-    if deposit_id or (state.is_file() and not new):
-        pid = deposit_id or json.loads(state.read_text("utf-8"))["pid"]
+    pid = deposit_id or (None if new else remembered_draft(state))
+    if pid:
         draft = find_draft(client, pid, explicit=bool(deposit_id))
         if draft is not None and draft.get("status") == "published":
-            return PushResult(draft["id"], draft.get("recid"), 0, len(files), draft["links"].get("html", ""))
+            return PushResult(draft["id"], draft.get("recid"), 0, len(files))
     if draft is None:
         metadata = deposit_metadata(root, schema, title or root.resolve().name, layout, files)
         draft = client.json("POST", client.api("deposits/"), f"{root}: creating the deposit", (201,),
@@ -141,7 +141,14 @@ def push(settings: Settings, root: Path, *, publish: bool = False, packed: bool 
     if publish:
         published = client.json("POST", client.api(f"deposits/{pid}/actions/publish"), f"{root}: publishing deposit {pid}", (202,))
         recid = published.get("recid")
-    return PushResult(pid, recid, uploaded, skipped, draft["links"].get("html", ""))
+    return PushResult(pid, recid, uploaded, skipped)
+
+
+def remembered_draft(state: Path) -> str | None:
+    try:
+        return json.loads(state.read_text("utf-8"))["pid"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # none, or unreadable: a new draft is the safe answer
 
 
 def find_draft(client: Client, pid: str, explicit: bool) -> dict | None:
@@ -174,7 +181,7 @@ def upload_all(client: Client, settings: Settings, root: Path, pid: str, bucket:
                 continue  # already there: this is a resumed push
         todo.append(item)
     total = sum(f.size for f in todo)
-    with meter(f"push {root.name}", total) if settings.progress else _no_meter() as progress:
+    with meter(f"push {root.name}", total) if settings.progress else nullcontext(Meter(None, None)) as progress:
         for item in todo:
             upload_one(client, settings, root, pid, bucket, item, progress)
     return len(todo), len(files) - len(todo)
@@ -204,14 +211,6 @@ def upload_one(client: Client, settings: Settings, root: Path, pid: str, bucket:
         if attempt == settings.retries:
             raise PortalError(f"{what}: the portal reports {reported} but the file is md5:{sent.md5.hexdigest()} "
                               f"(gave up after {attempt + 1} upload{'s' if attempt else ''})")
-
-
-class _no_meter:
-    def __enter__(self):
-        return Meter(None, None)
-
-    def __exit__(self, *exc):
-        return False
 
 
 def pack(root: Path, files: list[LocalFile], scratch: Path) -> LocalFile:
@@ -259,6 +258,9 @@ def pull(settings: Settings, ident: str, out: Path) -> tuple[int, int]:
     remote = remote_files(source)
     for key in remote:
         safe_key(key, what)
+    archives = [k for k in remote if k.endswith(PACKED_SUFFIXES)]
+    if "bagit.txt" not in remote and len(archives) != 1:
+        raise PortalError(f"{what}: not a bag: no bagit.txt among its {len(remote)} files, nor one .tar or .tar.gz")
     partial = out.parent / f".{out.name}.partial"
     partial.mkdir(parents=True, exist_ok=True)
     if "bagit.txt" in remote:
@@ -266,9 +268,6 @@ def pull(settings: Settings, ident: str, out: Path) -> tuple[int, int]:
         check_bag(partial, what)
         os.replace(partial, out)
         return downloaded, len(remote) - downloaded
-    archives = [k for k in remote if k.endswith(PACKED_SUFFIXES)]
-    if len(archives) != 1:
-        raise PortalError(f"{what}: not a bag (no bagit.txt, and not one .tar/.tar.gz of a bag but {len(archives)})")
     downloaded = fetch_all(client, settings, what, bucket, {archives[0]: remote[archives[0]]}, partial, {})
     unpack(partial, archives[0], out, what)
     return downloaded, 1 - downloaded
@@ -311,7 +310,7 @@ def fetch_all(client: Client, settings: Settings, what: str, bucket: str, remote
             if checksum == f"md5:{md5}" and expected.get(key, sha) == sha:
                 continue  # verified by an earlier, interrupted pull
         todo[key] = (size, checksum)
-    with meter(f"pull {what}", sum(s for s, _ in todo.values())) if settings.progress else _no_meter() as progress:
+    with meter(f"pull {what}", sum(s for s, _ in todo.values())) if settings.progress else nullcontext(Meter(None, None)) as progress:
         for key, (size, checksum) in todo.items():
             download_one(client, settings, what, bucket, key, size, checksum, partial / key, expected.get(key), progress)
     return len(todo)
