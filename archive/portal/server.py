@@ -243,10 +243,10 @@ def create_app(data: Path, faults: Faults) -> Starlette:
             raise HTTPError(400, "The deposit must be a JSON object.")
         if "$ana_type" in data:
             schema = data["$ana_type"]
-            if schema not in SCHEMAS:
+            if not isinstance(schema, str) or schema not in SCHEMAS:
                 raise HTTPError(400, f"Schema with name {schema} doesnt exist.")
         elif "$schema" in data:
-            schema = schema_by_url(data["$schema"])
+            schema = schema_by_url(str(data["$schema"]))
             if schema is None:
                 raise HTTPError(400, f"Schema {data['$schema']} doesnt exist.")
         else:
