@@ -24,6 +24,7 @@ from .. import __version__
 from ..errors import Problem, SpecError
 from ..ir import Cases, DockerEnvironment, FromParJqPublisher, FromValue, ManualProcess, ManualPublisher, Ref, Stage, Step, Workflow, prepublishable, to_json
 from ..selectors import first_names, parse
+from .cluster import slurm_profile
 from .resources import Demand, Loss, merge, read_step
 
 
@@ -152,12 +153,13 @@ def done_file(name):
 def read_result(instance):
     """The result of a step whose publisher needs the files it wrote: run it first (a
     checkpoint), then publish here, as yadage does after the step."""
-    PLANNED["waits_for"] = done_file(instance["name"])
-    getattr(checkpoints, PLAN_DATA["rules"][instance["stage_path"]]).get(instance=instance["name"])
+    if not PLANNED["finishing"]:  # checkpoints.get() works only while Snakemake builds the DAG
+        PLANNED["waits_for"] = done_file(instance["name"])
+        getattr(checkpoints, PLAN_DATA["rules"][instance["stage_path"]]).get(instance=instance["name"])
     return publish(instance["step"]["publisher"], instance["parameters"], os.path.join(ROOT, instance["name"]))
 
 
-PLANNED = {"plan": None, "waits_for": None}
+PLANNED = {"plan": None, "waits_for": None, "finishing": False}
 
 
 def plan():
@@ -189,6 +191,9 @@ def command_of(wildcards):
 
 
 def write_results(path):
+    """Every step has run: results nothing read yet (a fromyaml step no stage reads) are read
+    from their files now."""
+    PLANNED["finishing"] = True
     final = plan().complete()
     results = {name: final.result(name) for name in final.instances}
     Path(path).write_text(json.dumps({"instances": results, "stalled": final.stalled}, indent=2, sort_keys=True))
@@ -341,6 +346,7 @@ def emit(workflow: Workflow, source: str, outdir: Path, initdata: dict | None, i
         "yadage2x_runtime.py": resources.files("yadage2x").joinpath("runtime.py").read_text(encoding="utf-8"),
         "loss-report.json": json.dumps({"target": "snakemake", "losses": [loss.to_json() for loss in lost]}, indent=2) + "\n",
         "profiles/default/config.yaml": workflow_profile(workflow),
+        "profiles/slurm/config.yaml": slurm_profile(),
     }
     written = []
     for name, text in files.items():
