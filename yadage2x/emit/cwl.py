@@ -37,12 +37,13 @@ from ruamel.yaml import YAML
 from .. import __version__
 from ..errors import Problem, SpecError
 from ..ir import (
-    Cases, ConstantPublisher, DockerEnvironment, FromGlobPublisher, FromParPublisher, FromValue, FromYamlPublisher,
+    Cases, ConstantPublisher, DockerEnvironment, FromGlobPublisher, FromParJqPublisher, FromParPublisher, FromValue,
+    FromYamlPublisher,
     InterpolatedPublisher, Literal, ManualProcess, Ref, ScriptProcess, Stage, Step, Workflow, thaw,
 )
 from ..runtime import contextualise, init_result
 from ..selectors import SelectorError, parse
-from .cwl_jq import NotTranslated, condition_js, stream_js, when
+from .cwl_jq import NotTranslated, condition_js, construction_js, stream_js, when
 from .cwl_js import LIBRARY
 
 NAMESPACE = "https://yadage2x.invalid/cwl#"  # our hints (resources); runners ignore unknown hints
@@ -619,7 +620,7 @@ class Compiler:
                     raise Refused(pub.pos, f"outputmap names '{key}', which is not a parameter")
                 outputs[port_name(path)] = self.pass_value(bindings[key], published, pub.pos)
         elif isinstance(pub, ConstantPublisher):
-            for path, value in leaves(thaw(pub.publish)):
+            for path, value in leaves(thaw(pub.publish), lists=False):
                 port = port_name(path)
                 outputs[port] = self.pass_value(Binding(True, value, id=f"{port}__constant"), published, pub.pos)
         elif isinstance(pub, InterpolatedPublisher):
@@ -634,6 +635,8 @@ class Compiler:
                     outputs[port_name(path)] = self.interpolated(leaf, bindings, pub, published, port_name(path))
         elif isinstance(pub, FromGlobPublisher):
             outputs[port_name(pub.outputkey)] = (array(["File", "Directory"]), cwl.CommandOutputBinding(glob=pub.globexpression))
+        elif isinstance(pub, FromParJqPublisher):
+            outputs.update(self.fromparjq(pub, bindings, published))
         elif isinstance(pub, FromYamlPublisher):
             # CWL reads no YAML: the file's text (loadContents, up to 64 KiB) is parsed by the
             # library's parser of block mappings, lists and scalars, which refuses anything else
@@ -643,6 +646,45 @@ class Compiler:
         else:
             raise Refused(pub.pos, f"{pub.kind} is not translated yet")
         return outputs, published
+
+    def fromparjq(self, pub: FromParJqPublisher, bindings: dict, published: list) -> dict:
+        """A jq script that builds an object over the parameters: a parameter published as it is
+        (a path in the work directory a glob; with glob + relative_paths, a pattern globbed there),
+        any other value computed in JavaScript."""
+        def value_of(key):
+            if key not in bindings:
+                raise NotTranslated(f"'.{key}' is not a parameter of the step")
+            binding = bindings[key]
+            if binding.literal:
+                return WORKDIR if contains_workdir(binding.value) else json.dumps(binding.value)
+            return f"yadage.plain({js_get(binding.id)})"
+
+        outputs = {}
+        for key, js, param in self.jq_entries(pub, value_of):
+            binding = bindings.get(param) if param else None
+            if binding is None and WORKDIR in js:
+                raise Refused(pub.pos, f"fromparjq-pub: '{key}' computes with a value that holds {{workdir}}, which is not translated")
+            if binding is not None and pub.glob:
+                if not pub.relative_paths:
+                    raise Refused(pub.pos, "fromparjq-pub with glob is translated only with relative_paths (patterns in the work directory)")
+                pattern = (escape(binding.value) if binding.literal and isinstance(binding.value, str)
+                           else self.reference(binding.id, binding.type, False))
+                outputs[port_name(key)] = (array(["File", "Directory"]), cwl.CommandOutputBinding(glob=pattern))
+            elif binding is not None:
+                outputs[port_name(key)] = self.pass_value(binding, published, pub.pos)
+            elif pub.glob:
+                raise Refused(pub.pos, f"fromparjq-pub: '{key}' is computed, and globbing computed values is not translated")
+            else:
+                self.uses_js = True
+                outputs[port_name(key)] = (ANY, cwl.CommandOutputBinding(outputEval=f"$({js})"))
+        return outputs
+
+    @staticmethod
+    def jq_entries(pub: FromParJqPublisher, value_of):
+        try:
+            return construction_js(pub.script, value_of)
+        except NotTranslated as exc:
+            raise Refused(pub.pos, f"fromparjq-pub script '{pub.script}': {exc} (scripts that build an object from parameters are translated)") from None
 
     def pass_value(self, binding: Binding, published: list, pos):
         """A parameter published as it is: a path in the work directory becomes a glob (File
@@ -695,14 +737,17 @@ def publisher_ports(pub) -> list[str]:
     """The output ports a publisher gives (its result's leaves)."""
     if isinstance(pub, FromParPublisher):
         return [port_name(path) for path, _ in leaves(thaw(pub.outputmap))]
-    if isinstance(pub, ConstantPublisher):
-        return [port_name(path) for path, _ in leaves(thaw(pub.publish))]
-    if isinstance(pub, InterpolatedPublisher):
+    if isinstance(pub, (ConstantPublisher, InterpolatedPublisher)):
         return [port_name(path) for path, _ in leaves(thaw(pub.publish), lists=False)]
     if isinstance(pub, FromGlobPublisher):
         return [port_name(pub.outputkey)]
     if isinstance(pub, FromYamlPublisher):
         return ["result"]
+    if isinstance(pub, FromParJqPublisher):
+        try:
+            return [port_name(key) for key, _, _ in construction_js(pub.script, lambda key: "null")]
+        except NotTranslated:
+            return []
     return []
 
 

@@ -8,7 +8,8 @@ yadage workflows use where CWL has to evaluate them at run time.
   and yadage then takes the case when Python's bool() of the result is true (0, "" and [] are
   false);
 - par_mounts scripts: a comma-separated stream of parameter paths, each optionally iterated
-  (`.a, .b[]`), written one JSON text per output as packtivity writes them.
+  (`.a, .b[]`), written one JSON text per output as packtivity writes them;
+- fromparjq-pub scripts that build an object (`{a: .x, b: [.y, "z"]}`): each key a port.
 Anything else is refused with its position rather than guessed at.
 """
 from __future__ import annotations
@@ -20,8 +21,9 @@ _TOKEN = re.compile(r"""\s*(?:
     (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
   | (?P<string>"(?:[^"\\]|\\.)*")
   | (?P<path>\.(?:[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)?)
-  | (?P<op>==|!=|<=|>=|<|>|\+|-|\*|/|%|\(|\)|\|)
+  | (?P<op>==|!=|<=|>=|<|>|\+|-|\*|/|%|\(|\)|\||\[|\]|\{|\}|,|:)
   | (?P<word>and|or|not|true|false|null)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   )""", re.VERBOSE)
 
 _BINARY = [("or",), ("and",), ("==", "!=", "<=", ">=", "<", ">"), ("+", "-"), ("*", "/", "%")]
@@ -100,10 +102,46 @@ class _Parser:
             return value
         if text == "(":
             inner = self.expression()
-            if self.i >= len(self.toks) or self.take()[1] != ")":
-                raise NotTranslated("a parenthesis is not closed")
+            self.expect(")")
             return f"({inner})"
+        if text == "[":
+            items = [] if self.peek() == "]" else self.items("]")
+            self.expect("]")
+            return "[" + ", ".join(items) + "]"
         raise NotTranslated(f"'{text}' is not translated")
+
+    def items(self, end: str) -> list[str]:
+        out = [self.expression()]
+        while self.peek() == ",":
+            self.take()
+            out.append(self.expression())
+        return out
+
+    def expect(self, text: str) -> None:
+        if self.i >= len(self.toks) or self.take()[1] != text:
+            raise NotTranslated(f"'{text}' expected")
+
+    def construction(self) -> list[tuple[str, str, str | None]]:
+        """`{key: expr, ...}`: (key, JavaScript, the parameter when expr is just `.param`)."""
+        self.expect("{")
+        entries = []
+        while self.peek() != "}":
+            kind, text = self.take()
+            if kind not in ("name", "string", "word"):
+                raise NotTranslated(f"'{text}' is not a key")
+            key = json.loads(text) if kind == "string" else text
+            self.expect(":")
+            start = self.i
+            js = self.expression()
+            toks = self.toks[start:self.i]
+            param = toks[0][1][1:] if len(toks) == 1 and toks[0][0] == "path" and toks[0][1].count(".") == 1 and len(toks[0][1]) > 1 else None
+            entries.append((key, js, param))
+            if self.peek() == ",":
+                self.take()
+            elif self.peek() != "}":
+                raise NotTranslated("',' or '}' expected")
+        self.expect("}")
+        return entries
 
 
 def condition_js(program: str, value_of) -> str:
@@ -137,3 +175,13 @@ def stream_js(program: str, value_of) -> str:
             value = f"yadage.key({value}, {json.dumps(key)})"
         terms.append(f"yadage.each({value})" if match[2] else f"[{value}]")
     return "[].concat(" + ", ".join(terms) + ")"
+
+
+def construction_js(program: str, value_of) -> list[tuple[str, str, str | None]]:
+    """A fromparjq-pub script that builds an object (`{a: .x, b: [.y, "z"]}`): each key with
+    its JavaScript, and the parameter it is when it is one."""
+    parser = _Parser(program, value_of)
+    entries = parser.construction()
+    if parser.i != len(parser.toks):
+        raise NotTranslated(f"cannot translate '{' '.join(t for _, t in parser.toks[parser.i:])}'")
+    return entries
