@@ -47,6 +47,7 @@ from .cwl_jq import NotTranslated, condition_js, construction_js, stream_js, whe
 from .cwl_js import LIBRARY
 
 NAMESPACE = "https://yadage2x.invalid/cwl#"  # our hints (resources); runners ignore unknown hints
+REANA = "https://www.reana.io"  # REANA's hints, as its own CWL workflows write them
 PATH = ["null", "File", "Directory"]  # a path published from the work directory (may be missing)
 ANY = "Any"
 WORKDIR = "\0workdir\0"  # stands for {workdir} until the text becomes CWL
@@ -559,9 +560,7 @@ class Compiler:
                 hints.append(cwl.DockerRequirement(dockerPull=image_of(env)))
                 if env.env:
                     requirements.append(cwl.EnvVarRequirement(envDef=[cwl.EnvironmentDef(envName=k, envValue=str(v)) for k, v in env.env.items()]))
-                if env.resources:
-                    hints.append({"class": "yadage2x:resources", "resources": thaw(env.resources)})
-                    self.losses.append(Problem(env.pos, f"stage '{stage.name}': resources {json.dumps(thaw(env.resources))} have no CWL equivalent (kept as a yadage2x:resources hint)"))
+                hints += self.resources(stage, env)
             prefix = prefix.replace("{", "{{").replace("}", "}}")
             base = ["sh", "-c"]
             listing = [dirent for _, dirent in mounts]
@@ -589,6 +588,30 @@ class Compiler:
             requirements=requirements or None, hints=hints or None, baseCommand=base, arguments=arguments, stdin=stdin,
         )
         return tool, {k: t for k, (t, _) in outputs.items()}
+
+    def resources(self, stage: Stage, env: DockerEnvironment) -> list:
+        """What a step's `resources` ask for: memory as CWL's ResourceRequirement; REANA's
+        other entries under REANA's own `reana:` hint (as REANA's hand-written CWL has them);
+        packtivity's (CVMFS, GRIDProxy, KRB5Auth, kerberos) under `yadage2x:resources`. What
+        only a hint carries is in the loss report."""
+        hints, reana, other = [], {}, []
+        for entry in thaw(env.resources):
+            if isinstance(entry, dict) and "kerberos" not in entry:
+                reana.update(entry)
+            else:
+                other.append(entry)
+        memory = mebibytes(reana.get("kubernetes_memory_limit"))
+        if memory:
+            hints.append(cwl.ResourceRequirement(ramMin=memory))
+        if reana:
+            hints.append({"class": "reana:resources", **reana})
+            rest = sorted(k for k in reana if k != "kubernetes_memory_limit" or not memory)
+            if rest:
+                self.losses.append(Problem(env.pos, f"stage '{stage.name}': resources {', '.join(rest)} are read by REANA only (kept as a reana:resources hint)"))
+        if other:
+            hints.append({"class": "yadage2x:resources", "resources": other})
+            self.losses.append(Problem(env.pos, f"stage '{stage.name}': resources {json.dumps(other)} have no CWL equivalent (kept as a yadage2x:resources hint)"))
+        return hints
 
     def par_mount(self, mount, index: int, bindings: dict, pos):
         """A par_mount: its jq script's text output, written into the work directory."""
@@ -796,6 +819,16 @@ def port_name(output) -> str:
     return "__".join(cwl_id(p) for p in parts)
 
 
+def mebibytes(quantity) -> int | None:
+    """A Kubernetes memory quantity ('256Mi', '1G', 2e9) in MiB, rounded up; None if unreadable."""
+    match = re.fullmatch(r"\s*([0-9.eE+]+)\s*([KMGT]i?)?\s*", str(quantity or ""), re.IGNORECASE)
+    if not match:
+        return None
+    unit = (match[2] or "").lower()
+    factor = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}[unit]
+    return -(-int(float(match[1]) * factor) // 2**20)
+
+
 def image_of(env: DockerEnvironment) -> str:
     """The image as the spec names it: a digest-pinned spec stays pinned."""
     if env.imagetag.startswith("sha256:") or "@" in env.imagetag:
@@ -909,8 +942,10 @@ def document(process) -> dict:
     """A process as a CWL file's content: cwlVersion first, our namespace where hints use it."""
     saved = process.save(top=True)
     head = {"cwlVersion": saved.pop("cwlVersion", "v1.2")}
-    if "yadage2x:" in json.dumps(saved):
-        head["$namespaces"] = {"yadage2x": NAMESPACE}
+    text = json.dumps(saved)
+    namespaces = {name: uri for name, uri in (("reana", REANA), ("yadage2x", NAMESPACE)) if f'"{name}:' in text}
+    if namespaces:
+        head["$namespaces"] = namespaces
     return {**head, **saved}
 
 
