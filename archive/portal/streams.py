@@ -25,7 +25,7 @@ class Parallel:
     """Hands each block to every consumer, each consumer in its own thread, in order."""
 
     def __init__(self, *consumers: Callable[[bytes], object]):
-        self.failure: OSError | None = None
+        self.failure: Exception | None = None
         self._queues = [queue.Queue(AHEAD) for _ in consumers]
         self._threads = [threading.Thread(target=self._run, args=(q, c), daemon=True) for q, c in zip(self._queues, consumers)]
         for thread in self._threads:
@@ -36,7 +36,7 @@ class Parallel:
             if self.failure is None:
                 try:
                     consume(block)
-                except OSError as exc:  # a full disk: reported when the stream ends
+                except Exception as exc:  # a full disk, say: reported when the stream ends; keep draining
                     self.failure = exc
 
     def put(self, block: bytes) -> None:
@@ -76,7 +76,7 @@ class HashingReader:
                     self._put(block)
                     if not block:
                         return
-        except OSError as exc:
+        except Exception as exc:  # handed to the reading thread, which raises it
             self._put(exc)
 
     def _put(self, item) -> None:
@@ -127,7 +127,8 @@ class HashingWriter:
         self._consumers.finish()
         self._handle.close()
         if self._consumers.failure is not None:
-            raise PortalError(f"{self._handle.name}: cannot write ({self._consumers.failure.strerror})")
+            failure = self._consumers.failure
+            raise PortalError(f"{self._handle.name}: cannot write ({getattr(failure, 'strerror', None) or failure})")
 
 
 def hashes(path: Path) -> tuple[str, str]:
