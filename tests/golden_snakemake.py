@@ -8,7 +8,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden" / "snakemake"
 CASES = ["helloworld", "dynamic-mapreduce", "nested-mapreduce", "cases-static", "jq-stage"]
-FILES = ["Snakefile", "config.yaml", "workflow.json", "loss-report.json", "profiles/default/config.yaml"]  # yadage2x_runtime.py is a copy of runtime.py
+FILES = ["Snakefile", "config.yaml", "workflow.json", "loss-report.json", "profiles/default/config.yaml",
+         "profiles/slurm/config.yaml"]  # yadage2x_runtime.py is a copy of runtime.py
 
 
 def emit_case(name: str, outdir: Path) -> None:

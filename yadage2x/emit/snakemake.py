@@ -153,7 +153,10 @@ def done_file(name):
 def read_result(instance):
     """The result of a step whose publisher needs the files it wrote: run it first (a
     checkpoint), then publish here, as yadage does after the step."""
-    if not PLANNED["finishing"]:  # checkpoints.get() works only while Snakemake builds the DAG
+    # a job on a cluster node (not the main Snakemake) is submitted only once the checkpoints its
+    # instance waits for have run, and its DAG has no checkpoint jobs: there the files are read
+    ran = not workflow.is_main_process and os.path.exists(done_file(instance["name"]))
+    if not PLANNED["finishing"] and not ran:  # checkpoints.get() works only while Snakemake builds the DAG
         PLANNED["waits_for"] = done_file(instance["name"])
         getattr(checkpoints, PLAN_DATA["rules"][instance["stage_path"]]).get(instance=instance["name"])
     return publish(instance["step"]["publisher"], instance["parameters"], os.path.join(ROOT, instance["name"]))
