@@ -403,3 +403,13 @@ def test_the_yaml_reader_in_the_emitted_javascript_reads_as_pyyaml():
     read = json.loads(proc.stdout)
     assert read[:len(YAML_TEXTS)] == [yaml.safe_load(t) for t in YAML_TEXTS]
     assert read[len(YAML_TEXTS):] == ["refused", "refused"]
+
+
+def test_an_empty_scatter_is_reported_not_hidden(cli, tmp_path):
+    """yadage stalls the reduce after an empty scatter and ends 'successfully'; CWL runs the
+    reduce over an empty list. check says so instead of calling the runs equal."""
+    wf = ROOT / "tests" / "fixtures" / "empty-scatter" / "workflow.yml"
+    result = cli("check", wf, "-p", "xs=[]", "--engines", "yadage,cwl", "-w", tmp_path)
+    assert result.code == 1, result.out + result.err
+    assert "yadage: stalled" in result.out and "cwl: failed" in result.out
+    assert "reduce: the CWL run has 1 instances, yadage plans 0" in (tmp_path / "cwl" / "cwltool.log").read_text()

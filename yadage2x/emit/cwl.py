@@ -45,6 +45,7 @@ from ..runtime import contextualise, init_result
 from ..selectors import SelectorError, parse
 from .cwl_jq import NotTranslated, condition_js, construction_js, stream_js, when
 from .cwl_js import LIBRARY
+from .resources import read_step
 
 NAMESPACE = "https://yadage2x.invalid/cwl#"  # our hints (resources); runners ignore unknown hints
 REANA = "https://www.reana.io"  # REANA's hints, as its own CWL workflows write them
@@ -560,7 +561,7 @@ class Compiler:
                 hints.append(cwl.DockerRequirement(dockerPull=image_of(env)))
                 if env.env:
                     requirements.append(cwl.EnvVarRequirement(envDef=[cwl.EnvironmentDef(envName=k, envValue=str(v)) for k, v in env.env.items()]))
-                hints += self.resources(stage, env)
+                hints += self.resources(stage, step)
             prefix = prefix.replace("{", "{{").replace("}", "}}")
             base = ["sh", "-c"]
             listing = [dirent for _, dirent in mounts]
@@ -589,23 +590,29 @@ class Compiler:
         )
         return tool, {k: t for k, (t, _) in outputs.items()}
 
-    def resources(self, stage: Stage, env: DockerEnvironment) -> list:
-        """What a step's `resources` ask for: memory as CWL's ResourceRequirement; REANA's
-        other entries under REANA's own `reana:` hint (as REANA's hand-written CWL has them);
-        packtivity's (CVMFS, GRIDProxy, KRB5Auth, kerberos) under `yadage2x:resources`. What
-        only a hint carries is in the loss report."""
+    def resources(self, stage: Stage, step: Step) -> list:
+        """What a step's `resources` ask for (read as every emitter reads them, resources.py):
+        memory, cores and run time as CWL's ResourceRequirement and ToolTimeLimit hints; REANA's
+        entries also verbatim under REANA's own `reana:resources` hint (as REANA's hand-written
+        CWL has them); packtivity's strings (CVMFS, GRIDProxy, KRB5Auth) and kerberos under
+        `yadage2x:resources`. What only a hint carries is in the loss report."""
+        env = step.environment
+        demand, _ = read_step(step)
         hints, reana, other = [], {}, []
         for entry in thaw(env.resources):
             if isinstance(entry, dict) and "kerberos" not in entry:
                 reana.update(entry)
             else:
                 other.append(entry)
-        memory = mebibytes(reana.get("kubernetes_memory_limit"))
-        if memory:
-            hints.append(cwl.ResourceRequirement(ramMin=memory))
+        if demand.mem_mb or demand.cores:
+            hints.append(cwl.ResourceRequirement(ramMin=demand.mem_mb, coresMin=demand.cores))
+        if demand.runtime_min:
+            hints.append(cwl.ToolTimeLimit(timelimit=demand.runtime_min * 60))
         if reana:
             hints.append({"class": "reana:resources", **reana})
-            rest = sorted(k for k in reana if k != "kubernetes_memory_limit" or not memory)
+            expressed = {"kubernetes_memory_limit", "kubernetes_memory_request", "kubernetes_cpu_limit", "kubernetes_cpu_request",
+                         "kubernetes_job_timeout", "htcondor_max_runtime", "slurm_time"}
+            rest = sorted(set(reana) - expressed)
             if rest:
                 self.losses.append(Problem(env.pos, f"stage '{stage.name}': resources {', '.join(rest)} are read by REANA only (kept as a reana:resources hint)"))
         if other:
@@ -817,16 +824,6 @@ def port_name(output) -> str:
     else:
         parts = [p.strip("[]'\"") for p in output.replace("[", ".[").split(".") if p and p != "$"]
     return "__".join(cwl_id(p) for p in parts)
-
-
-def mebibytes(quantity) -> int | None:
-    """A Kubernetes memory quantity ('256Mi', '1G', 2e9) in MiB, rounded up; None if unreadable."""
-    match = re.fullmatch(r"\s*([0-9.eE+]+)\s*([KMGT]i?)?\s*", str(quantity or ""), re.IGNORECASE)
-    if not match:
-        return None
-    unit = (match[2] or "").lower()
-    factor = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}[unit]
-    return -(-int(float(match[1]) * factor) // 2**20)
 
 
 def image_of(env: DockerEnvironment) -> str:
