@@ -47,4 +47,9 @@ if [ "${1:-}" = "test" ]; then
     "$python" -m venv .venv-toil
   fi
   .venv-toil/bin/python -m pip install --quiet --disable-pip-version-check "toil[cwl]==9.6.0"
+  # cwltool and toil evaluate the emitted workflows' JavaScript with node.js (else they would pull
+  # a node image): Debian's nodejs where it is missing and we may install it
+  if ! command -v node >/dev/null && ! command -v nodejs >/dev/null && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs >/dev/null
+  fi
 fi
