@@ -413,3 +413,14 @@ def test_an_empty_scatter_is_reported_not_hidden(cli, tmp_path):
     assert result.code == 1, result.out + result.err
     assert "yadage: stalled" in result.out and "cwl: failed" in result.out
     assert "reduce: the CWL run has 1 instances, yadage plans 0" in (tmp_path / "cwl" / "cwltool.log").read_text()
+
+
+def test_a_single_step_spec_is_refused_in_one_line(cli, write, tmp_path):
+    step = write("step.yml", """
+        process: {process_type: string-interpolated-cmd, cmd: 'echo hi > {outputfile}'}
+        environment: {environment_type: localproc-env}
+        publisher: {publisher_type: frompar-pub, outputmap: {out: outputfile}}
+    """)
+    result = cli("cwl", step, "-o", tmp_path / "out")
+    assert result.code == 2 and result.errors == [f"{step}: a single step spec is not a workflow: nothing to emit (give the workflow that uses it)"]
+    assert not (tmp_path / "out").exists()

@@ -254,6 +254,8 @@ def cwl(workflow, toplevel, inputs, params, initdir, outdir, split, strict):
     initdata = init_data(inputs, params)
     loaded = load_workflow(workflow, toplevel, initdata)
     _warn(loaded)
+    if loaded.workflow is None:
+        raise SpecError(Problem(Pos(workflow), "a single step spec is not a workflow: nothing to emit (give the workflow that uses it)"))
     written, losses = emit(loaded.workflow, loaded.path.name, Path(outdir), initdata,
                            str(Path(initdir).resolve()) if initdir else None, strict=strict, split=split)
     for loss in losses:
