@@ -154,6 +154,21 @@ def test_self_containing_ref_is_a_cycle(write):
     assert any("$ref cycle" in p and "loop.yml:2:" in p for p in problems)
 
 
+def test_a_ref_to_the_whole_document_from_inside_it_is_a_cycle(write):
+    """Found by tests/fuzz_loader.py: `$ref: '#'` below the referenced part re-entered it (a
+    KeyError traceback before)."""
+    write("loop.yml", "x:\n  process: {process_type: string-interpolated-cmd, cmd: echo}\n  resources:\n    $ref: '#'\n")
+    problems = errors_of(one_stage(write, step_ref="{$ref: 'loop.yml#/x'}"))
+    assert any("$ref cycle" in p and "leads back" in p for p in problems), problems
+
+
+def test_a_huge_list_of_wrong_values_is_explained_in_a_bounded_number_of_lines(write):
+    """Found by tests/fuzz_loader.py: 200,000 wrong stages gave 200,000 lines and 26 s."""
+    wf = write("workflow.yml", "stages: [" + ", ".join(str(i) for i in range(20_000)) + "]\n")
+    problems = errors_of(wf)
+    assert 100 <= len(problems) <= 102 and any("only the first 100" in p for p in problems)
+
+
 def test_keys_beside_ref_are_dropped_with_a_warning(write):
     loaded = load_workflow(one_stage(write, step_ref="{$ref: 'steps.yml#/echo', environment: {environment_type: localproc-env}}"))
     assert isinstance(loaded.workflow.stages[0].body.environment, DockerEnvironment)  # as yadage: the sibling is ignored

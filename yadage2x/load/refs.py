@@ -74,7 +74,11 @@ class Documents:
         self.active[id(value)] = len(chain)
         items = value.items() if isinstance(value, Map) else enumerate(value)
         for key, child in list(items):
-            if isinstance(child, (Map, Seq)):
+            if id(child) in self.active:
+                # a $ref below `child` led back up to it (e.g. `$ref: '#'` inside the document):
+                # resolving on would make the tree contain itself
+                self.problems.add(child.pos, f"$ref cycle: {' -> '.join(chain)} leads back into this part of the document")
+            elif isinstance(child, (Map, Seq)):
                 value[key] = self.resolve(child, doc, base, chain)
         del self.active[id(value)]
         self.resolved.add(id(value))

@@ -108,9 +108,15 @@ def explain(root, schema_name: str) -> list[Problem]:
     return found
 
 
+MAX_EXPLAINED = 100  # a 200,000-item list of wrong values is one mistake, not 200,000 lines
+
+
 def _errors(root, checker: Draft202012Validator) -> list[Problem]:
     found: list[Problem] = []
-    for error in checker.iter_errors(root):
+    for count, error in enumerate(checker.iter_errors(root)):
+        if count == MAX_EXPLAINED:
+            found.append(Problem(position(root, []), f"only the first {MAX_EXPLAINED} schema problems are listed"))
+            break
         found.extend(_describe(root, error))
     return found
 
