@@ -169,6 +169,14 @@ def test_a_huge_list_of_wrong_values_is_explained_in_a_bounded_number_of_lines(w
     assert 100 <= len(problems) <= 102 and any("only the first 100" in p for p in problems)
 
 
+def test_registered_values_must_say_they_are_expressions(write):
+    """Found by tests/fuzz_compilers.py: yadage stores register_values as written and reads one
+    only if it has an expression_type ('not an expression value' otherwise, a crash)."""
+    text = one_stage(write).read_text().replace("      step:", "      register_values:\n        v: {stages: hello, output: o}\n      step:")
+    problems = errors_of(write("workflow.yml", text))
+    assert any("missing required key 'expression_type' in v" in p for p in problems), problems
+
+
 def test_keys_beside_ref_are_dropped_with_a_warning(write):
     loaded = load_workflow(one_stage(write, step_ref="{$ref: 'steps.yml#/echo', environment: {environment_type: localproc-env}}"))
     assert isinstance(loaded.workflow.stages[0].body.environment, DockerEnvironment)  # as yadage: the sibling is ignored

@@ -147,7 +147,7 @@ class Generator:
         register = ""
         if rng.random() < 0.3:
             key = f"v_{name}"
-            register = f"\n      register_values:\n        {key}: {{stages: {name}, output: file}}"
+            register = f"\n      register_values:\n        {key}: {{expression_type: stage-output-selector, stages: {name}, output: file}}"
             self.values.append(key)
         self.add(name, f"""  - name: {name}
     dependencies: [{', '.join(picked)}]
