@@ -26,14 +26,14 @@ REPO = Path(__file__).resolve().parents[1]
 YADAGE2X = str(REPO / ".venv" / "bin" / "yadage2x")
 
 
-def one(seed: int, keep: Path) -> dict:
+def one(seed: int, keep: Path, with_cwl: bool = True) -> dict:
     text, init = generate(seed)
     folder = Path(tempfile.mkdtemp(prefix=f"fuzz-{seed}-"))
     wf, inputs = folder / "workflow.yml", folder / "input.yml"
     wf.write_text(text)
     inputs.write_text(json.dumps(init))
     cwl = subprocess.run([YADAGE2X, "cwl", str(wf), "--inputs", str(inputs), "-o", str(folder / "cwl")], capture_output=True, text=True)
-    engines = "yadage,snakemake" + (",cwl" if cwl.returncode == 0 else "")
+    engines = "yadage,snakemake" + (",cwl" if cwl.returncode == 0 and with_cwl else "")
     start = time.perf_counter()
     check = subprocess.run([YADAGE2X, "check", str(wf), "--inputs", str(inputs), "--engines", engines, "-w", str(folder / "runs")],
                            capture_output=True, text=True)
@@ -53,12 +53,13 @@ def main() -> int:
     parser.add_argument("--first", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--keep", default="build/fuzz-disagreements")
+    parser.add_argument("--no-cwl", action="store_true", help="compare yadage and Snakemake only")
     args = parser.parse_args()
     keep = Path(args.keep)
     keep.mkdir(parents=True, exist_ok=True)
     rows = []
     with ThreadPoolExecutor(args.jobs) as pool:
-        for row in pool.map(lambda s: one(s, keep), range(args.first, args.first + args.count)):
+        for row in pool.map(lambda s: one(s, keep, not args.no_cwl), range(args.first, args.first + args.count)):
             rows.append(row)
             print(json.dumps(row), flush=True)
     agree = sum(r["agree"] for r in rows)
@@ -68,7 +69,7 @@ def main() -> int:
     print("|---:|---:|---:|---:|---:|---:|")
     print(f"| {len(rows)} | {sum(r['stages'] for r in rows)} | {with_cwl} | {stalled} | {agree} | {len(rows) - agree} |")
     (REPO / "bench" / "results").mkdir(exist_ok=True)
-    (REPO / "bench" / "results" / "fuzz-compilers.json").write_text(json.dumps(rows, indent=1))
+    (REPO / "bench" / "results" / f"fuzz-compilers-{args.first}-{args.count}.json").write_text(json.dumps(rows, indent=1))
     return 0 if agree == len(rows) else 1
 
 
