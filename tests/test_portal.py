@@ -64,6 +64,7 @@ def test_packed_push_is_one_object_and_pulls_back(portal, client_env, sample, tm
 
 def test_an_interrupted_push_resumes_with_what_is_missing(portal, client_env, sample, tmp_path, monkeypatch):
     monkeypatch.setenv("RECAST_PORTAL_RETRIES", "0")
+    monkeypatch.setenv("RECAST_PORTAL_JOBS", "1")  # one file after the other, so which one fails is known
     portal.faults("upload-500:1@3")  # the portal fails on the 4th file
     code, out, err = run_archive("push", sample)
     assert code == 2
@@ -74,7 +75,7 @@ def test_an_interrupted_push_resumes_with_what_is_missing(portal, client_env, sa
     draft = next(d for d in drafts if d["metadata"]["deposit"]["payload_sha256"] == transfer.payload_fingerprint(sample))
     assert len(draft["files"]) == 3
 
-    code, out, err = run_archive("push", sample, "--publish")
+    code, out, err = run_archive("push", sample, "--publish", "--jobs", "2")
     assert code == 0, err
     assert "6 files uploaded, 3 already on the portal" in err
     assert ids(out)["deposit"] == draft["id"]

@@ -42,6 +42,7 @@ def test_push_retries_through_transient_failures(portal, client_env, sample, tmp
 
 def test_push_gives_up_with_one_line_when_the_connection_keeps_dropping(portal, client_env, sample, monkeypatch):
     monkeypatch.setenv("RECAST_PORTAL_RETRIES", "2")
+    monkeypatch.setenv("RECAST_PORTAL_JOBS", "1")  # here and below: one file at a time, so which one fails is known
     portal.faults("upload-drop:3@1")  # the 2nd file never gets through
     code, out, err = run_archive("push", sample)
     assert code == 2
@@ -53,6 +54,7 @@ def test_push_gives_up_with_one_line_when_the_connection_keeps_dropping(portal, 
 
 
 def test_a_wrong_checksum_is_uploaded_again_then_refused(portal, client_env, sample, tmp_path, monkeypatch):
+    monkeypatch.setenv("RECAST_PORTAL_JOBS", "1")
     portal.faults("upload-bad-checksum:1@4")
     code, out, err = run_archive("push", sample)
     assert code == 0, err
@@ -78,6 +80,7 @@ def test_a_failed_pull_leaves_no_deposit_and_resumes(portal, client_env, sample,
     code, out, err = run_archive("push", sample, "--publish")
     recid = ids(out)["record"]
     monkeypatch.setenv("RECAST_PORTAL_RETRIES", "1")
+    monkeypatch.setenv("RECAST_PORTAL_JOBS", "1")
     portal.faults("download-truncate:2@6")  # tag files (4) and two payload files arrive; the 3rd breaks twice
     code, _, err = run_archive("pull", recid, "-o", tmp_path / "back")
     assert code == 2
@@ -113,7 +116,7 @@ def test_a_server_killed_mid_upload_loses_nothing_and_the_push_resumes(tmp_path,
     server = start_portal(tmp_path / "data", tmp_path / "faults.txt")
     port = int(server.url.rsplit(":", 1)[1])
     env = {**os.environ, "RECAST_PORTAL_URL": server.url, "RECAST_PORTAL_TOKEN": server.token("alice@example.org"),
-           "RECAST_PORTAL_RETRIES": "1"}
+           "RECAST_PORTAL_RETRIES": "1", "RECAST_PORTAL_JOBS": "1"}
     push = subprocess.Popen([RECAST_ARCHIVE, "push", sample, "--quiet"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60

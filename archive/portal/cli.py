@@ -23,6 +23,7 @@ token_options = [
     click.option("--token", metavar="TOKEN", help="The token itself (visible to other users in the process list: prefer --token-file)."),
 ]
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+jobs_option = click.option("-j", "--jobs", type=click.IntRange(1, 16), help="Files transferred at the same time (default 2, or RECAST_PORTAL_JOBS).")
 
 
 def with_token(command):
@@ -101,9 +102,10 @@ def token(data: Path, email: str):
 @click.option("--type", "schema", default="recast-archive", show_default=True, help="The portal's deposit type ($ana_type).")
 @click.option("--deposit-id", metavar="PID", help="Upload into this existing draft.")
 @click.option("--new", is_flag=True, help="Start a new draft even if an earlier push of this bag was interrupted.")
+@jobs_option
 @quiet_option
 @reports_errors
-def push(deposit: Path, portal, token_file, token, publish, packed, title, schema, deposit_id, new, quiet):
+def push(deposit: Path, portal, token_file, token, publish, packed, title, schema, deposit_id, new, jobs, quiet):
     """Upload the deposit DEPOSIT (a BagIt bag) to a portal; re-running an interrupted push
     uploads only what is missing. Prints `deposit PID` (and `record RECID` when published)."""
     from .config import resolve
@@ -111,7 +113,7 @@ def push(deposit: Path, portal, token_file, token, publish, packed, title, schem
 
     if not deposit.is_dir():
         raise PortalError(f"{deposit}: no such deposit folder")
-    settings = resolve(portal, token, token_file, progress=not quiet)
+    settings = resolve(portal, token, token_file, progress=not quiet, jobs=jobs)
     started = time.monotonic()
     result = run_push(settings, deposit, publish=publish, packed=packed, schema=schema, title=title,
                       deposit_id=deposit_id, new=new)
@@ -127,15 +129,16 @@ def push(deposit: Path, portal, token_file, token, publish, packed, title, schem
 @portal_option
 @with_token
 @click.option("-o", "--output", "out", required=True, type=click.Path(path_type=Path), help="The deposit folder to create.")
+@jobs_option
 @quiet_option
 @reports_errors
-def pull(ident: str, portal, token_file, token, out: Path, quiet):
+def pull(ident: str, portal, token_file, token, out: Path, jobs, quiet):
     """Download deposit or record ID into a new deposit folder, every file checked (md5 against the
     portal, sha256 against the bag's manifests); the folder appears only once complete."""
     from .config import resolve
     from .transfer import pull as run_pull
 
-    settings = resolve(portal, token, token_file, progress=not quiet)
+    settings = resolve(portal, token, token_file, progress=not quiet, jobs=jobs)
     started = time.monotonic()
     downloaded, reused = run_pull(settings, ident, out)
     click.echo(f"{out}: pulled {ident}: {downloaded} files downloaded, {reused} already here from an interrupted pull "

@@ -2,7 +2,7 @@
 
 Each value comes from the first of: the command-line flag, the environment
 (RECAST_PORTAL_URL, RECAST_PORTAL_TOKEN, RECAST_PORTAL_TOKEN_FILE, RECAST_PORTAL_RETRIES,
-RECAST_PORTAL_BACKOFF), the config file ($RECAST_ARCHIVE_CONFIG, else
+RECAST_PORTAL_BACKOFF, RECAST_PORTAL_JOBS), the config file ($RECAST_ARCHIVE_CONFIG, else
 $XDG_CONFIG_HOME/recast-archive/config.ini), an INI file such as
 
     [portal]
@@ -10,6 +10,7 @@ $XDG_CONFIG_HOME/recast-archive/config.ini), an INI file such as
     token_file = ~/.config/recast-archive/token
     retries = 5
     backoff = 1.0
+    jobs = 2
 
 The token is kept out of every repr, message and file this package writes.
 """
@@ -34,6 +35,7 @@ class Settings:
     retries: int = 5        # further attempts after a 429, a 5xx or a broken connection
     backoff: float = 1.0    # seconds before the first retry; doubled each time
     progress: bool = True
+    jobs: int = 2           # files transferred at the same time
 
 
 def config_path() -> Path:
@@ -44,7 +46,7 @@ def config_path() -> Path:
 
 
 def resolve(portal: str | None = None, token: str | None = None, token_file: str | None = None,
-            progress: bool = True) -> Settings:
+            progress: bool = True, jobs: int | None = None) -> Settings:
     path = config_path()
     parser = configparser.ConfigParser()
     try:
@@ -80,6 +82,8 @@ def resolve(portal: str | None = None, token: str | None = None, token_file: str
     try:
         retries = int(pick(None, "RECAST_PORTAL_RETRIES", "retries") or 5)
         backoff = float(pick(None, "RECAST_PORTAL_BACKOFF", "backoff") or 1.0)
+        jobs = int(pick(jobs, "RECAST_PORTAL_JOBS", "jobs") or 2)
     except ValueError:
-        raise PortalError("RECAST_PORTAL_RETRIES must be a whole number and RECAST_PORTAL_BACKOFF a number") from None
-    return Settings(url.rstrip("/"), secret, max(retries, 0), max(backoff, 0.0), progress)
+        raise PortalError("RECAST_PORTAL_RETRIES and RECAST_PORTAL_JOBS must be whole numbers, "
+                          "RECAST_PORTAL_BACKOFF a number") from None
+    return Settings(url.rstrip("/"), secret, max(retries, 0), max(backoff, 0.0), progress, max(jobs, 1))

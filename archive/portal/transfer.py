@@ -19,6 +19,8 @@ import re
 import shutil
 import tarfile
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -48,6 +50,35 @@ class PushResult:
     recid: str | None
     uploaded: int
     skipped: int
+
+
+def in_parallel(settings: Settings, work, items: list) -> None:
+    """work(client, item) for every item, `settings.jobs` at a time, each thread with an HTTP session
+    of its own. After a failure no new item starts (those under way finish); the failure is raised.
+    Why: on two cores shared with the server, two files at a time keep both cores busy with the
+    hashing that one stream leaves to a single core."""
+    if settings.jobs == 1 or len(items) < 2:
+        client = Client(settings)
+        for item in items:
+            work(client, item)
+        return
+    local, failed = threading.local(), threading.Event()
+
+    def run(item):
+        if failed.is_set():
+            return
+        if not hasattr(local, "client"):
+            local.client = Client(settings)
+        try:
+            work(local.client, item)
+        except BaseException:
+            failed.set()
+            raise
+
+    with ThreadPoolExecutor(settings.jobs) as pool:
+        futures = [pool.submit(run, item) for item in items]
+    for future in futures:
+        future.result()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -181,8 +212,11 @@ def upload_all(client: Client, settings: Settings, root: Path, pid: str, bucket:
                 continue  # already there: this is a resumed push
         todo.append(item)
     total = sum(f.size for f in todo)
+    last = [f for f in todo if f.key.startswith(TAG_ORDER_LAST)]  # one after the other, after everything else
     with meter(f"push {root.name}", total) if settings.progress else nullcontext(Meter(None, None)) as progress:
-        for item in todo:
+        in_parallel(settings, lambda c, item: upload_one(c, settings, root, pid, bucket, item, progress),
+                    [f for f in todo if f not in last])
+        for item in last:
             upload_one(client, settings, root, pid, bucket, item, progress)
     return len(todo), len(files) - len(todo)
 
@@ -264,11 +298,11 @@ def pull(settings: Settings, ident: str, out: Path) -> tuple[int, int]:
     partial = out.parent / f".{out.name}.partial"
     partial.mkdir(parents=True, exist_ok=True)
     if "bagit.txt" in remote:
-        downloaded = fetch_bag(client, settings, what, bucket, remote, partial)
+        downloaded = fetch_bag(settings, what, bucket, remote, partial)
         check_bag(partial, what)
         os.replace(partial, out)
         return downloaded, len(remote) - downloaded
-    downloaded = fetch_all(client, settings, what, bucket, {archives[0]: remote[archives[0]]}, partial, {})
+    downloaded = fetch_all(settings, what, bucket, {archives[0]: remote[archives[0]]}, partial, {})
     unpack(partial, archives[0], out, what)
     return downloaded, 1 - downloaded
 
@@ -280,10 +314,10 @@ def safe_key(key: str, what: str) -> None:
         raise PortalError(f"{what}: refusing unsafe file name {key!r}")
 
 
-def fetch_bag(client: Client, settings: Settings, what: str, bucket: str, remote: dict, partial: Path) -> int:
+def fetch_bag(settings: Settings, what: str, bucket: str, remote: dict, partial: Path) -> int:
     # the manifests first, so each payload file is checked against its sha256 as it arrives
     tags = {k: v for k, v in remote.items() if "/" not in k}
-    downloaded = fetch_all(client, settings, what, bucket, tags, partial, {})
+    downloaded = fetch_all(settings, what, bucket, tags, partial, {})
     problems: list[str] = []
     expected = bag.read_manifest(partial, bag.MANIFEST, problems)
     if (partial / bag.TAGMANIFEST).exists():
@@ -291,7 +325,7 @@ def fetch_bag(client: Client, settings: Settings, what: str, bucket: str, remote
     if problems:
         raise PortalError(f"{what}: {problems[0]}")
     rest = {k: v for k, v in remote.items() if k not in tags}
-    downloaded += fetch_all(client, settings, what, bucket, rest, partial, expected)
+    downloaded += fetch_all(settings, what, bucket, rest, partial, expected)
     for key, sha in expected.items():
         safe_key(key, what)
         if sha == EMPTY_SHA256 and not (partial / key).exists():
@@ -300,7 +334,7 @@ def fetch_bag(client: Client, settings: Settings, what: str, bucket: str, remote
     return downloaded
 
 
-def fetch_all(client: Client, settings: Settings, what: str, bucket: str, remote: dict, partial: Path,
+def fetch_all(settings: Settings, what: str, bucket: str, remote: dict, partial: Path,
               expected: dict[str, str]) -> int:
     todo = {}
     for key, (size, checksum) in sorted(remote.items()):
@@ -311,8 +345,8 @@ def fetch_all(client: Client, settings: Settings, what: str, bucket: str, remote
                 continue  # verified by an earlier, interrupted pull
         todo[key] = (size, checksum)
     with meter(f"pull {what}", sum(s for s, _ in todo.values())) if settings.progress else nullcontext(Meter(None, None)) as progress:
-        for key, (size, checksum) in todo.items():
-            download_one(client, settings, what, bucket, key, size, checksum, partial / key, expected.get(key), progress)
+        in_parallel(settings, lambda c, key: download_one(c, settings, what, bucket, key, *todo[key], partial / key,
+                                                          expected.get(key), progress), list(todo))
     return len(todo)
 
 
