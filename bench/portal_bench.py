@@ -7,9 +7,11 @@ from start to exit (interpreter start-up included) with its peak RSS from wait4:
   1. plain upload:   requests.put(bucket/key, data=open(file)) for each payload file: no hashing,
                      no checks, one session (the baseline);
   2. push:           recast-archive push BAG (md5 + sha256 of every byte, checked against the server
-                     and the manifest, plus the tag files and the deposit's creation);
+                     and the manifest, plus the tag files and the deposit's creation), with the
+                     default two files at a time and with --jobs 1;
   3. plain download: requests.get(stream=True) of each payload file into a file (the baseline);
-  4. pull:           recast-archive pull ID -o OUT (md5 + sha256 checks, atomic rename, bag checks).
+  4. pull:           recast-archive pull ID -o OUT (md5 + sha256 checks, atomic rename, bag checks),
+                     with two files at a time and with --jobs 1.
 The phases alternate for --repeats rounds (medians reported; peak memory is the maximum); the
 server's peak RSS is its VmHWM after all rounds. The bag's files are in the page cache (written
 just before), as they would be right after `pack`.
@@ -122,16 +124,20 @@ def main() -> None:
             auth = {"Authorization": f"Bearer {token}"}
             draft = requests.post(f"{url}/api/deposits/", json={"$ana_type": "recast-archive"}, headers=auth).json()
             bucket = draft["links"]["bucket"]
-            runs: dict[str, list] = {"plain upload": [], "push": [], "plain download": [], "pull": []}
+            runs: dict[str, list] = {"plain upload": [], "push": [], "push --jobs 1": [], "plain download": [],
+                                     "pull": [], "pull --jobs 1": []}
             keys = [f"plain/{Path(p).name}" for p in payload]
             for round_ in range(args.repeats):  # phases alternate, so a busy moment hits both sides of a ratio
                 runs["plain upload"].append(timed([sys.executable, "-c", PLAIN_UPLOAD, bucket, token, *payload], server.pid))
+                runs["push --jobs 1"].append(timed([BIN / "recast-archive", "push", tmp / "bag", "--quiet", "--new", "--jobs", "1"], server.pid, env))
                 runs["push"].append(timed([BIN / "recast-archive", "push", tmp / "bag", "--quiet", "--new"], server.pid, env))
                 pid = json.loads((next((tmp / "cache" / "recast-archive" / "push").iterdir())).read_text())["pid"]
                 shutil.rmtree(tmp / "plain", ignore_errors=True)
                 shutil.rmtree(tmp / "pulled", ignore_errors=True)
                 (tmp / "plain").mkdir()
                 runs["plain download"].append(timed([sys.executable, "-c", PLAIN_DOWNLOAD, bucket, token, str(tmp / "plain"), *keys], server.pid))
+                runs["pull --jobs 1"].append(timed([BIN / "recast-archive", "pull", pid, "-o", tmp / "pulled", "--quiet", "--jobs", "1"], server.pid, env))
+                shutil.rmtree(tmp / "pulled")
                 runs["pull"].append(timed([BIN / "recast-archive", "pull", pid, "-o", tmp / "pulled", "--quiet"], server.pid, env))
                 requests.delete(f"{url}/api/deposits/{pid}", headers=auth)  # keep the disk use to one copy
             rows = {name: (statistics.median(x[0] for x in r), max(x[1] for x in r), statistics.median(x[2] for x in r),
@@ -155,11 +161,11 @@ def main() -> None:
         result["phases"][name] = {"seconds": round(seconds, 2), "mb_per_s": round(mb / seconds), "client_peak_rss_mb": round(peak, 1),
                                   "client_cpu_s": round(cpu, 2), "server_cpu_s": round(server_cpu, 2)}
         print(f"{name:<16}{seconds:>9.2f}{mb / seconds:>8.0f}{peak:>16.1f}{cpu:>14.2f}{server_cpu:>14.2f}")
-    push_ratio = rows["plain upload"][0] / rows["push"][0]
-    pull_ratio = rows["plain download"][0] / rows["pull"][0]
-    result.update(push_vs_plain=round(push_ratio, 2), pull_vs_plain=round(pull_ratio, 2))
-    print(f"push at {push_ratio:.0%} of the plain upload, pull at {pull_ratio:.0%} of the plain download; "
-          f"server peak RSS {server_peak:.0f} MB")
+    ratios = {name: rows[f"plain {kind}"][0] / rows[name][0]
+              for name, kind in (("push", "upload"), ("push --jobs 1", "upload"), ("pull", "download"), ("pull --jobs 1", "download"))}
+    result["vs_plain"] = {name: round(ratio, 2) for name, ratio in ratios.items()}
+    print("; ".join(f"{name} at {ratio:.0%} of the plain transfer" for name, ratio in ratios.items())
+          + f"; server peak RSS {server_peak:.0f} MB")
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "portal.json").write_text(json.dumps(result, indent=2) + "\n")
