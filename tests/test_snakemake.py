@@ -168,6 +168,24 @@ def test_emitted_files_match_the_golden_files(case, tmp_path):
     assert (tmp_path / "yadage2x_runtime.py").read_text() == (ROOT / "yadage2x" / "runtime.py").read_text()
 
 
+@pytest.mark.parametrize("name", _corpus_supported())
+def test_corpus_snakefiles_pass_lint(name, corpus, cli, tmp_path):
+    import subprocess
+
+    from corpus_runs import check_args
+    from yadage2x.engines import find_tool
+
+    args = [a for a in check_args(name) if a != "--stub"]
+    assert cli("snakemake", *args, "-o", tmp_path / "wf").code == 0
+    (tmp_path / "run").mkdir()
+    lint = subprocess.run([find_tool("snakemake"), "-s", str(tmp_path / "wf" / "Snakefile"), "--directory", str(tmp_path / "run"), "--lint"],
+                          capture_output=True, text=True)
+    text = lint.stdout + lint.stderr
+    # the one lint allowed, as for the examples: host (localproc) steps have no container
+    titles = set(re.findall(r"^    \* (.+?):$", text, re.M))
+    assert titles <= {"Specify a conda environment or container for each rule."}, text
+
+
 # the madminer workflows need MadGraph, Delphes and MLflow: compiled and checked, not run
 COMPILE_ONLY = {
     "madminer-ph": ("madminer-tool__madminer-workflow-ph/workflow", ["-p", "input_file=input.yml", "-p", "num_procs_per_job=1"]),
