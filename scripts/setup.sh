@@ -1,4 +1,5 @@
 # Sourced by the other scripts: make .venv (once) and install the project into it, editable.
+# `source scripts/setup.sh demo` adds the engines (Snakemake, cwltool) and yadage itself;
 # `source scripts/setup.sh test` also installs the test dependencies and yadage itself, in a
 # virtual environment of its own (.venv-yadage: yadage pins jsonschema<=4.9.1, which would break
 # snakemake), as the reference that tests compare against.
@@ -8,8 +9,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 extras=""
 if [ "${1:-}" = "test" ]; then extras="[test]"; fi
+if [ "${1:-}" = "demo" ]; then extras="[engines]"; fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
-if [ "${1:-}" = "test" ] || [ "${1:-}" = "yadage" ]; then
+if [ "${1:-}" = "test" ] || [ "${1:-}" = "yadage" ] || [ "${1:-}" = "demo" ]; then
   if [ ! -x .venv-yadage/bin/yadage-run ]; then
     "$python" -m venv .venv-yadage
   fi
