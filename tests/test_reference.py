@@ -76,10 +76,10 @@ def test_check_reports_differences_with_exit_status_1(cli, tmp_path):
     assert 'yadage: init.name: "World", expected "Moon"' in result.out
 
 
-def test_check_refuses_engines_not_built_yet(cli):
+def test_check_refuses_unknown_engines(cli):
     example = ROOT / "examples" / "helloworld"
-    result = cli("check", example / "workflow.yml", "--engines", "yadage,cwl")
-    assert result.code == 2 and "cwl emitter is not built yet" in result.err
+    result = cli("check", example / "workflow.yml", "--engines", "yadage,nextflow")
+    assert result.code == 2 and "unknown engine nextflow" in result.err
 
 
 def test_a_silent_stall_of_yadage_is_visible_in_the_capture(tmp_path):
