@@ -115,3 +115,27 @@ def test_toil_slurm_batch_system_reproduces_yadage(tmp_path, toil_installed):
     names = slurm_job_names(since)
     # the steps ran as SLURM jobs (toil names them after its jobs; it may chain a few into one)
     assert any("square" in name for name in names) and any("summarize" in name for name in names), names
+
+
+def test_toil_slurm_failure_is_reported_and_restart_resumes(tmp_path, toil_installed):
+    gate, logs = tmp_path / "gate", tmp_path / "logs"
+    loaded, initdata = load(FAILING, params={"gate": str(gate)})
+    options = ("--retryCount", "0", "--writeLogs", str(logs))
+
+    first, _ = toil(loaded, initdata, tmp_path, extra=options)
+    assert first.returncode != 0
+    # the SLURM job that failed, and the failed step's log written where --writeLogs points
+    failed = re.search(r"Failed job in backing scheduler: (\d+)", first.log)
+    assert failed, first.log[-4000:]
+    assert sacct([failed[1]], "State")[failed[1]] == ["FAILED"]
+    assert [p for p in logs.iterdir() if "item 2 fails until" in p.read_text(errors="replace")]
+
+    gate.touch()
+    time.sleep(1)  # sacct -S counts whole seconds
+    since = now()
+    second, actual = toil(loaded, initdata, tmp_path, extra=("--restart", *options), emit=False)
+    assert second.returncode == 0 and actual["status"] == "success", second.log[-4000:]
+    # the job store kept what had finished: only the failed step and what needs it ran again
+    names = slurm_job_names(since)
+    assert sum("square" in n for n in names) == 1 and not any("split" in n for n in names), names
+    assert (tmp_path / "run" / "reduce" / "total.txt").read_text() == "14\n"
