@@ -191,6 +191,11 @@ def test_settings_come_from_flag_environment_or_config_file(portal, client_env, 
     config.write_text("[portal]\n")
     code, out, err = run_archive("push", sample)
     assert code == 2 and err.startswith("error: no portal URL: give --portal, set RECAST_PORTAL_URL")
+    monkeypatch.setenv("RECAST_PORTAL_URL", portal.url)
+    monkeypatch.setenv("RECAST_PORTAL_JOBS", "two")
+    code, out, err = run_archive("push", sample)
+    assert code == 2 and err.strip() == ("error: RECAST_PORTAL_RETRIES and RECAST_PORTAL_JOBS must be whole numbers, "
+                                         "RECAST_PORTAL_BACKOFF a number")
 
 
 # -- the API's rules -----------------------------------------------------------------------------
