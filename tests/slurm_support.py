@@ -43,8 +43,8 @@ class Run:
     log: str
 
     def slurm_jobs(self) -> dict[str, str]:
-        """SLURM job id -> the Snakemake rule it ran (from the plugin's log paths)."""
-        return {jobid: re.search(r"/rule_([^/]+)/", path)[1] for jobid, path in SUBMITTED.findall(self.log)}
+        """SLURM job id -> the Snakemake rule it ran, or the group (from the plugin's log paths)."""
+        return {jobid: re.search(r"/(?:rule|group)_([^/]+)/", path)[1] for jobid, path in SUBMITTED.findall(self.log)}
 
 
 def run(argv: list[str], cwd: Path, log: Path, timeout: float, env: dict | None = None, stdout: Path | None = None) -> Run:
