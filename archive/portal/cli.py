@@ -77,19 +77,25 @@ def serve(ctx, data: Path, host: str, port: int):
 
 @serve.command("token")
 @click.argument("email")
+@click.option("--expires-in", type=click.IntRange(min=1), metavar="SECONDS", help="The token stops working after SECONDS (default: never).")
 @click.pass_obj
 @reports_errors
-def token(data: Path, email: str):
+def token(data: Path, email: str, expires_in: int | None):
     """Issue a token for the user EMAIL (printed once; only its hash is stored)."""
+    from datetime import datetime, timezone
+
     from .storage import Storage
 
     if "@" not in email or any(c.isspace() for c in email):
         raise PortalError(f"not an email address: {email!r}")
     storage = Storage(data)
     try:
-        click.echo(storage.issue_token(email))
+        secret, expires = storage.issue_token(email, expires_in)
     finally:
         storage.close()
+    click.echo(secret)
+    if expires is not None:  # on standard error: standard output is the token alone, for `> token-file`
+        click.echo(f"expires {datetime.fromtimestamp(expires, timezone.utc):%Y-%m-%d %H:%M:%S} UTC", err=True)
 
 
 @click.command()

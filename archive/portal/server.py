@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, quote
 
 from starlette.applications import Starlette
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -33,6 +34,31 @@ from .metadata import SCHEMAS, MetadataError, apply_patch, schema_by_url, schema
 from .storage import ACTIONS, Deposit, Obj, Storage
 
 MAX_KEY = 255  # invenio-files-rest's FILES_REST_OBJECT_KEY_MAX_LEN
+
+
+def key_problem(key: str) -> str | None:
+    """Why an object key is refused (None: it is fine). A key becomes a file path wherever a deposit
+    is pulled or downloaded, so a key that could climb out of that folder (`..`, absolute, a
+    backslash), that names one path two ways (`.`, empty parts) or that holds control characters
+    (NUL, newlines) is refused on upload, download and delete alike."""
+    if not key or len(key) > MAX_KEY:
+        return f"Key must be 1 to {MAX_KEY} characters long."
+    if "\\" in key or any(ord(c) < 32 or ord(c) == 127 for c in key):
+        return "Key must not contain backslashes or control characters."
+    if any(part in ("", ".", "..") for part in key.split("/")):
+        return "Key must be a relative path without empty, '.' or '..' parts."
+    return None
+
+
+class ObjectKeyConvertor(PathConvertor):
+    """Starlette's `path` with newlines too (its `.*` stops at one): such a key reaches
+    `key_problem` and is refused with 400, instead of matching no route at all (404)."""
+    regex = "(?s:.*)"
+
+
+register_url_convertor("objectkey", ObjectKeyConvertor())
+
+
 class HTTPError(Exception):
     def __init__(self, status: int, message: str, errors: list | None = None, headers: dict | None = None):
         self.status, self.message, self.errors, self.headers = status, message, errors, headers
@@ -77,7 +103,9 @@ class Portal:
                 token = ""
         else:
             token = request.query_params.get("access_token", "")
-        email = self.storage.user_for_token(token.strip()) if token.strip() else None
+        email, expired = self.storage.user_for_token(token.strip()) if token.strip() else (None, False)
+        if expired:
+            raise HTTPError(401, "The token has expired: ask for a new one.")
         if email is None:
             raise HTTPError(401, "The server could not verify that you are authorized to access the URL requested.")
         return email
@@ -208,7 +236,7 @@ async def json_body(request: Request):
 
 def create_app(data: Path, faults: Faults) -> Starlette:
     storage = Storage(data)
-    storage.drop_partial_uploads()
+    storage.drop_crash_leftovers()
     portal = Portal(storage, faults)
 
     async def me(request: Request):
@@ -360,6 +388,9 @@ def create_app(data: Path, faults: Faults) -> Starlette:
     async def object_view(request: Request):
         user = portal.user(request)
         key = request.path_params["key"]
+        problem = key_problem(key)
+        if problem:
+            raise HTTPError(400, problem)
         if request.method == "GET":
             bucket = portal.bucket_for(user, request.path_params["bucket"], write=False)
             obj = storage.object(bucket.id, key)
@@ -389,8 +420,6 @@ def create_app(data: Path, faults: Faults) -> Starlette:
         return BlobResponse(storage.blob_path(obj.blob), headers=headers, media_type="application/octet-stream")
 
     async def upload(request: Request, bucket_id: str, key: str) -> Response:
-        if not key or len(key) > MAX_KEY:
-            raise HTTPError(400, f"Key must be 1 to {MAX_KEY} characters long.")
         length = request.headers.get("content-length")
         if length is None or not length.isdigit():
             raise HTTPError(400, "Missing Content-Length header (chunked uploads are not accepted).")
@@ -416,6 +445,10 @@ def create_app(data: Path, faults: Faults) -> Starlette:
         if received != length:
             raise HTTPError(400, f"Received {received} bytes, Content-Length said {length}.")
         obj = storage.commit_upload(bucket_id, key, blob, part, received, md5, tags)
+        if obj is None:  # published or deleted while the body arrived
+            if storage.bucket(bucket_id) is None:
+                raise HTTPError(404, "Bucket does not exist.")
+            raise HTTPError(403, "Bucket is locked for modifications.")
         if faults.take("upload-bad-checksum"):
             obj.checksum = "md5:" + hashlib.md5(b"injected fault").hexdigest()
         return JSONResponse(portal.object_json(str(request.base_url), obj), headers={"ETag": f'"{obj.checksum}"'})
@@ -450,7 +483,6 @@ def create_app(data: Path, faults: Faults) -> Starlette:
                     await pending
             write(handle, b"".join(batch))
         return received + batched, md5.hexdigest()
-        return received, md5.hexdigest()
 
     async def not_found(request: Request, exc):
         return JSONResponse({"status": 404, "message": "The requested URL was not found on the server."}, 404)
@@ -476,7 +508,7 @@ def create_app(data: Path, faults: Faults) -> Starlette:
         Route("/api/records/", guarded(records)),
         Route("/api/records/{recid}", guarded(record_view)),
         Route("/api/files/{bucket}", guarded(bucket_view)),
-        Route("/api/files/{bucket}/{key:path}", object_view, methods=["GET", "PUT", "DELETE"]),
+        Route("/api/files/{bucket}/{key:objectkey}", object_view, methods=["GET", "PUT", "DELETE"]),
     ]
     handlers = {HTTPError: error_response, MetadataError: error_response, 404: not_found, 500: crash}
     @contextlib.asynccontextmanager

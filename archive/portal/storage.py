@@ -18,13 +18,14 @@ import os
 import secrets
 import sqlite3
 import string
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, email TEXT NOT NULL, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, email TEXT NOT NULL, created TEXT NOT NULL, expires REAL);
 CREATE TABLE IF NOT EXISTS deposits (
   pid TEXT PRIMARY KEY, owner TEXT NOT NULL, schema TEXT NOT NULL, metadata TEXT NOT NULL,
   status TEXT NOT NULL, recid TEXT, bucket TEXT NOT NULL, revision INTEGER NOT NULL,
@@ -107,27 +108,47 @@ class Storage:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA busy_timeout=5000")
         self.db.executescript(SCHEMA)
+        self._add_token_expiry()
+
+    def _add_token_expiry(self) -> None:
+        """Data folders made before tokens could expire get the column (NULL: never expires)."""
+        if "expires" not in {row["name"] for row in self.db.execute("PRAGMA table_info(tokens)")}:
+            try:
+                self.db.execute("ALTER TABLE tokens ADD COLUMN expires REAL")
+            except sqlite3.OperationalError:  # `serve token` in another process added it meanwhile
+                pass
 
     def close(self) -> None:
         self.db.close()
 
-    def drop_partial_uploads(self) -> int:
-        """Remove what uploads cut short by a crash left in tmp/ (only the server itself writes there,
-        so this runs when it starts, before it accepts a request)."""
+    def drop_crash_leftovers(self) -> int:
+        """Remove what a crash (SIGKILL, power cut) left behind: uploads cut short in tmp/, and blobs
+        no row refers to (the server died between moving a complete upload into objects/ and
+        recording it, or between forgetting an object and deleting its blob). Only the server writes
+        there, so this runs when it starts, before it accepts a request."""
         stale = list((self.root / "tmp").glob("*.part"))
+        used = {row["blob"] for row in self.db.execute("SELECT DISTINCT blob FROM objects")}
+        stale += [p for p in (self.root / "objects").glob("*/*") if p.name not in used]
         for path in stale:
             path.unlink(missing_ok=True)
         return len(stale)
 
     # tokens ------------------------------------------------------------------------------------
-    def issue_token(self, email: str) -> str:
+    def issue_token(self, email: str, expires_in: float | None = None) -> tuple[str, float | None]:
+        """A new token for `email` and when it expires (seconds since the epoch; None: never)."""
         token = secrets.token_urlsafe(32)
-        self.db.execute("INSERT INTO tokens VALUES (?, ?, ?)", (hash_token(token), email, now()))
-        return token
+        expires = time.time() + expires_in if expires_in is not None else None
+        self.db.execute("INSERT INTO tokens VALUES (?, ?, ?, ?)", (hash_token(token), email, now(), expires))
+        return token, expires
 
-    def user_for_token(self, token: str) -> str | None:
-        row = self.db.execute("SELECT email FROM tokens WHERE hash = ?", (hash_token(token),)).fetchone()
-        return row["email"] if row else None
+    def user_for_token(self, token: str) -> tuple[str | None, bool]:
+        """The token's user, or None; and whether the token was real but has expired."""
+        row = self.db.execute("SELECT email, expires FROM tokens WHERE hash = ?", (hash_token(token),)).fetchone()
+        if row is None:
+            return None, False
+        if row["expires"] is not None and row["expires"] <= time.time():
+            return None, True
+        return row["email"], False
 
     def users(self) -> set[str]:
         return {row["email"] for row in self.db.execute("SELECT DISTINCT email FROM tokens")}
@@ -266,8 +287,15 @@ class Storage:
         blob = uuid.uuid4().hex
         return blob, self.root / "tmp" / f"{blob}.part"
 
-    def commit_upload(self, bucket_id: str, key: str, blob: str, part: Path, size: int, md5: str, tags: dict) -> Obj:
-        """Move a complete upload into place and make it the key's object (replacing any older one)."""
+    def commit_upload(self, bucket_id: str, key: str, blob: str, part: Path, size: int, md5: str, tags: dict) -> Obj | None:
+        """Move a complete upload into place and make it the key's object (replacing any older one).
+        None (and the upload dropped) when the bucket was locked or deleted while the body arrived:
+        a publish or delete must not be followed by a file it did not see. (Every storage call runs
+        on the server's event loop, so nothing happens between this check and the insert.)"""
+        bucket = self.bucket(bucket_id)
+        if bucket is None or bucket.locked:
+            part.unlink(missing_ok=True)
+            return None
         target = self.blob_path(blob)
         target.parent.mkdir(exist_ok=True)
         os.replace(part, target)
