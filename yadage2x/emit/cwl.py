@@ -1,24 +1,23 @@
 """Emit CWL v1.2 that any CWL runner executes with yadage's results: `workflow.cwl` (tools packed
-into it, or beside it in `tools/`) and `inputs.yml` (the init data), built from cwl_utils' typed
-v1.2 objects.
-
-How yadage maps onto CWL:
-- a stage is a workflow step, named after the stage; a step body is a CommandLineTool run by
-  `sh -c <command>` (a script is written by InitialWorkDirRequirement and fed on stdin), a
-  sub-workflow body is a nested Workflow; multistep stages scatter (zip: dotproduct,
-  cartesian: flat_crossproduct);
-- `{workdir}` is the tool's output directory (`$(runtime.outdir)`); literal parameters are
-  formatted into the command when emitting, as packtivity formats them; values from other
-  stages are parameter references (`$(inputs.x.path)` for files), or `yadage.*` JavaScript
-  (cwl_js.py) where packtivity's Python formatting has no CWL equivalent;
+into it, or beside it in `tools/`), `inputs.yml` (the init data) and `loss-report.json`, built
+from cwl_utils' typed v1.2 objects. docs/cwl.md has the whole mapping; in short:
+- a stage is a workflow step named after it; a step body is a CommandLineTool running
+  `sh -c <command>` (a script is written by InitialWorkDirRequirement and fed to its
+  interpreter on standard input); a sub-workflow is a nested Workflow; multistep stages scatter
+  (zip: dotproduct, cartesian: flat_crossproduct; truncation and batching in an ExpressionTool
+  before); cases are one step per case run `when` chosen, merged with pickValue (cwl_jq.py);
+- `{workdir}` is `$(runtime.outdir)`; literal parameters are formatted into the command when
+  emitting, as packtivity formats them; values from other stages are parameter references
+  (`$(inputs.x.path)` for files), or `yadage.*` JavaScript (cwl_js.py) where packtivity's
+  Python formatting or yadage's selection rules have no CWL equivalent;
 - each published value is an output port named by its key (`files__main` for `files.main`):
   paths in the work directory are `glob`s typed File or Directory, parameters are passed
-  through with `outputEval`; each tool also outputs its whole work directory (`workdir`) so that
-  a run can be laid out as yadage lays it out;
-- a sub-workflow's ports reach its parent as `<stage>__<port>`; registered values as
-  `<key>__registered`;
-- docker environments are DockerRequirement hints (so `cwltool --no-container` runs them on
-  the host); what CWL cannot say (resources) goes to `yadage2x:` hints and the loss report.
+  through with `outputEval`; each tool also outputs its work directory (`workdir`) so that a
+  run can be laid out as yadage lays it out (cwl_run.py); a sub-workflow's ports reach its
+  parent as `<stage>__<port>`, registered values as `<key>__registered`;
+- docker environments are DockerRequirement hints (so `--no-container` runs them on the host);
+  resources become ResourceRequirement/ToolTimeLimit hints where CWL can say them, namespaced
+  hints and the loss report where it cannot.
 Constructs that cannot be expressed faithfully are refused with their position (`unsupported`).
 """
 from __future__ import annotations
@@ -137,7 +136,6 @@ class Source:
     type: object
     value_from: str | None = None
     default: object = None
-    js: bool = False
 
 
 @dataclass
@@ -238,12 +236,12 @@ class Compiler:
         self.uses_js = True
         shaped = self.shaped("self", depth, picks, keys)
         if value.single:
-            return Source(source, t, f"$({shaped})", js=True)
+            return Source(source, t, f"$({shaped})")
         item = t
         for _ in range(depth):
             item = item["items"] if is_array(item) else ANY
         result = ANY if (value.unwrap or value.flatten) else array(item)
-        return Source(source, result, f"$(yadage.select({shaped}, {depth}, {str(value.flatten).lower()}, {str(value.unwrap).lower()}))", js=True)
+        return Source(source, result, f"$(yadage.select({shaped}, {depth}, {str(value.flatten).lower()}, {str(value.unwrap).lower()}))")
 
     def union(self, scope: Scope, alternatives, value: Ref, pos) -> Source:
         """`a,b`: the entries of each alternative in turn, then flatten and unwrap."""
@@ -258,7 +256,7 @@ class Compiler:
         self.uses_js = True
         self.features.add("MultipleInputFeatureRequirement")
         expression = f"$(yadage.union([{', '.join(parts)}], {json.dumps(depths)}, {str(value.flatten).lower()}, {str(value.unwrap).lower()}))"
-        return Source(sources, ANY, expression, js=True)
+        return Source(sources, ANY, expression)
 
     @staticmethod
     def shaped(value: str, depth: int, picks: list, keys: list) -> str:
@@ -547,7 +545,7 @@ class Compiler:
         # literals published as values reach the tool as inputs with the literal as default
         inputs += [cwl.CommandInputParameter(id=b.id, type_=value_type(b.value), default=b.value) for b in published]
         requirements, hints = [], []
-        arguments, base, stdin = None, ["true"], None  # a pure-publishing step runs nothing
+        arguments, base = None, ["true"]  # a pure-publishing step runs nothing
         if process is not None:
             prefix = ""
             mounts = []  # (mountpath, file written in the work directory)
@@ -586,7 +584,7 @@ class Compiler:
             id=f"{name}_tool", label=f"step of stage '{stage.name}'",
             inputs=inputs,
             outputs=[cwl.CommandOutputParameter(id=k, type_=t, outputBinding=b) for k, (t, b) in outputs.items()],
-            requirements=requirements or None, hints=hints or None, baseCommand=base, arguments=arguments, stdin=stdin,
+            requirements=requirements or None, hints=hints or None, baseCommand=base, arguments=arguments,
         )
         return tool, {k: t for k, (t, _) in outputs.items()}
 
