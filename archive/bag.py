@@ -7,9 +7,13 @@ Everything streams in fixed-size blocks, so memory stays flat whatever the depos
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import re
 import shutil
+import stat
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -22,6 +26,8 @@ BAGIT_TXT = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 MANIFEST = f"manifest-{ALGORITHM}.txt"
 TAGMANIFEST = f"tagmanifest-{ALGORITHM}.txt"
 TAG_FILES = ("bagit.txt", "bag-info.txt", MANIFEST)
+MAX_LINE = 64 << 10  # a manifest line names one file: anything longer is not a manifest
+MAX_INFO = 1 << 20  # bag-info.txt holds a few fields
 
 
 def hash_file(path: Path, meter: Meter | None = None) -> tuple[int, str]:
@@ -102,26 +108,86 @@ def write_tag_files(root: Path, payload: dict[str, tuple[int, str]], agent: str)
     (root / TAGMANIFEST).write_text(tags, encoding="utf-8")
 
 
+def path_problem(path: str, payload: bool) -> str | None:
+    """Why a path from a manifest may not be used (None: it may). A bag's paths are relative,
+    '/'-separated and canonical, so that one file has one name and no name leads out of the bag;
+    payload paths lie below data/, tag files outside it."""
+    if path.startswith("/") or "\\" in path or re.match(r"[A-Za-z]:", path):
+        return "an absolute path (a bag lists paths relative to itself)"
+    if "\0" in path:
+        return "a NUL character in the name"
+    parts = path.split("/")
+    if ".." in parts:
+        return "leads outside the bag (..)"
+    if "" in parts or "." in parts:
+        return "not a canonical path (./, // or a trailing /)"
+    if payload and (parts[0] != "data" or len(parts) < 2):
+        return "a payload path outside data/"
+    if not payload and parts[0] == "data":
+        return "a tag file inside data/"
+    return None
+
+
+def name_key(path: str) -> str:
+    """Names that one file system keeps apart and another merges (case, Unicode NFC/NFD: macOS,
+    Windows) share this key: two such names in one bag would become one file on a laptop."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", path).casefold())
+
+
+def open_regular(path: Path):
+    """Open a regular file for reading; a symbolic link, FIFO or device is refused (OSError)
+    without blocking or following it."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file")
+    return os.fdopen(fd, "rb")
+
+
 def read_manifest(root: Path, name: str, problems: list[str]) -> dict[str, str]:
-    """{path: sha256} from a manifest file; malformed lines become problems."""
+    """{path: sha256} from a manifest file; malformed, unsafe and duplicate lines become problems
+    (and are left out). Read line by line with a bound on the line, so memory stays small
+    whatever the file holds."""
     entries: dict[str, str] = {}
+    keys: dict[str, tuple[int, str]] = {}
+    payload = name.startswith("manifest-")
     try:
-        text = (root / name).read_text(encoding="utf-8")
+        handle = open_regular(root / name)
     except FileNotFoundError:
         problems.append(f"{root / name}: missing")
         return entries
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(f"{root / name}: unreadable ({exc})")
+    except OSError as exc:
+        problems.append(f"{root / name}: unreadable ({exc.strerror})")
         return entries
-    for number, line in enumerate(text.splitlines(), 1):
-        sha, sep, path = line.partition(" ")
-        path = decode_path(path.lstrip(" *"))
-        if not sep or len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha.lower()) or not path:
-            problems.append(f"{root / name}:{number}: not '<sha256> <path>'")
-            continue
-        if path in entries:
-            problems.append(f"{root / name}:{number}: {path} listed twice")
-        entries[path] = sha.lower()
+    with handle:
+        number = 0
+        while raw := handle.readline(MAX_LINE + 1):
+            number += 1
+            if len(raw) > MAX_LINE:
+                problems.append(f"{root / name}:{number}: a line longer than {MAX_LINE} bytes (not a manifest); stopped reading")
+                break
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                problems.append(f"{root / name}:{number}: not UTF-8")
+                continue
+            sha, sep, path = line.partition(" ")
+            path = decode_path(path.lstrip(" *"))
+            if not sep or len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha.lower()) or not path:
+                problems.append(f"{root / name}:{number}: not '<sha256> <path>'")
+                continue
+            why = path_problem(path, payload)
+            if why:
+                problems.append(f"{root / name}:{number}: {path!r}: {why}")
+                continue
+            key = name_key(path)
+            if key in keys:
+                first, other = keys[key]
+                how = "" if other == path else f" (as {other!r}: names that differ only in case or Unicode normalisation are one file on macOS and Windows)"
+                problems.append(f"{root / name}:{number}: {path} listed twice, first on line {first}{how}")
+                continue
+            keys[key] = (number, path)
+            entries[path] = sha.lower()
     return entries
 
 
@@ -135,49 +201,99 @@ def payload_files(root: Path) -> list[str]:
     return found
 
 
+def irregular(root: Path) -> dict[str, str]:
+    """{bag-relative path: what it is} for everything in the bag that is neither a regular file nor
+    a folder: symbolic links (inside the bag or out: a deposit moves between machines and portals,
+    which keep files only), FIFOs (reading one blocks forever), devices, sockets."""
+    found = {}
+    for base, dirs, names in os.walk(root):
+        for name in dirs + names:
+            path = Path(base, name)
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                found[path.relative_to(root).as_posix()] = f"a symbolic link (to {os.readlink(path)})"
+            elif not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                found[path.relative_to(root).as_posix()] = "not a regular file (a FIFO, device or socket)"
+    return found
+
+
+def payload_oxum(root: Path) -> tuple[int, int] | None:
+    """(octets, files) from bag-info.txt's Payload-Oxum; None when absent or malformed."""
+    found = re.fullmatch(r"(\d+)\.(\d+)", _info(root).get("Payload-Oxum", ""))
+    return (int(found.group(1)), int(found.group(2))) if found else None
+
+
 def check(root: Path, meter: Meter | None = None) -> tuple[list[str], dict[str, str]]:
-    """Check a bag: declaration, tag manifest, every payload file against the manifest, no file
-    missing or extra, Payload-Oxum. Returns the problems and the manifest ({path: sha256})."""
+    """Check a bag: only regular files, declaration, tag manifest, every payload file against the
+    manifest, no file missing or extra, Payload-Oxum. Returns the problems and the manifest
+    ({path: sha256}). Sizes are compared with Payload-Oxum before anything is hashed: a file larger
+    than the whole payload the bag declares is refused at once, not read."""
     problems: list[str] = []
     declaration = root / "bagit.txt"
-    if not declaration.is_file():
-        problems.append(f"{declaration}: missing (not a BagIt bag)")
+    if not declaration.is_file() and not declaration.is_symlink():
+        return [f"{declaration}: missing (not a BagIt bag)"], {}
+    odd = irregular(root)
+    problems += [f"{root / path}: {what}; a deposit holds only regular files and folders" for path, what in odd.items()]
+    if "bagit.txt" in odd:
         return problems, {}
-    if declaration.read_text(encoding="utf-8", errors="replace") != BAGIT_TXT:
-        problems.append(f"{declaration}: not the BagIt 1.0 declaration")
+    with open_regular(declaration) as handle:
+        if handle.read(len(BAGIT_TXT) + 1) != BAGIT_TXT.encode():
+            problems.append(f"{declaration}: not the BagIt 1.0 declaration")
     tags = read_manifest(root, TAGMANIFEST, problems)
     for name in TAG_FILES:
         if name not in tags:
             problems.append(f"{root / TAGMANIFEST}: does not list {name}")
     for name, sha in tags.items():
         path = root / name
+        if name in odd:
+            continue
         if not path.is_file():
-            problems.append(f"{path}: listed in {TAGMANIFEST} but missing")
+            problems.append(f"{path}: listed in {TAGMANIFEST} but missing" + (" (it is a folder, not a file)" if path.is_dir() else ""))
         elif hash_file(path)[1] != sha:
             problems.append(f"{path}: sha256 differs from {TAGMANIFEST}")
     manifest = read_manifest(root, MANIFEST, problems)
-    present = payload_files(root)
-    for path in sorted(set(manifest) - set(present)):
-        problems.append(f"{root / path}: listed in {MANIFEST} but missing")
+    present = [path for path in payload_files(root) if path not in odd]
+    by_key = {name_key(path): path for path in present}
+    missing = sorted(set(manifest) - set(present) - set(odd))
+    for path in missing:
+        other = by_key.get(name_key(path))
+        hint = f" (the bag has {other!r}: the same name in another case or Unicode normalisation)" if other else ""
+        if (root / path).is_dir():
+            hint = " (it is a folder, not a file)"
+        problems.append(f"{root / path}: listed in {MANIFEST} but missing{hint}")
     for path in sorted(set(present) - set(manifest)):
         problems.append(f"{root / path}: not listed in {MANIFEST} (added after packing?)")
-    if meter:
-        meter.total(sum(os.path.getsize(root / p) for p in present if p in manifest))
     listed = [path for path in present if path in manifest]
+    sizes = {path: os.path.getsize(root / path) for path in listed}
+    octets, count = sum(sizes.values()), len(listed)
+    oxum = payload_oxum(root)
+    if oxum is None:
+        problems.append(f"{root / 'bag-info.txt'}: no Payload-Oxum (octets.files); a deposit always records one")
+        return problems, manifest
+    # a file larger than the whole payload the bag declares is refused unread; the rest is hashed
+    # (each within the declared size), so that a changed file is still named
+    oversized = [path for path in listed if sizes[path] > oxum[0]]
+    for path in oversized:
+        problems.append(f"{root / path}: {sizes[path]} bytes, more than the whole payload in bag-info.txt's "
+                        f"Payload-Oxum ({oxum[0]} bytes); not read")
+    listed = [path for path in listed if path not in oversized]
+    if meter:
+        meter.total(sum(sizes[path] for path in listed))
     hashed = in_parallel(hash_file, [(root / path, meter) for path in listed])
-    octets, count = sum(size for size, _ in hashed), len(hashed)
     for path, (_, sha) in zip(listed, hashed):
         if sha != manifest[path]:
             problems.append(f"{root / path}: sha256 differs from {MANIFEST} (file changed or corrupt)")
-    oxum = _info(root).get("Payload-Oxum")
-    if oxum and not problems and oxum != f"{octets}.{count}":
-        problems.append(f"{root / 'bag-info.txt'}: Payload-Oxum {oxum} but the payload is {octets}.{count}")
+    if not missing and oxum != (octets, count):
+        problems.append(f"{root / 'bag-info.txt'}: Payload-Oxum says {oxum[0]} bytes in {oxum[1]} files, "
+                        f"the payload is {octets} bytes in {count} files")
     return problems, manifest
 
 
 def _info(root: Path) -> dict[str, str]:
+    """bag-info.txt's fields (the first MAX_INFO bytes: it is a few lines)."""
     try:
-        text = (root / "bag-info.txt").read_text(encoding="utf-8")
+        with open_regular(root / "bag-info.txt") as handle:
+            text = handle.read(MAX_INFO).decode("utf-8", errors="replace")
     except OSError:
         return {}
     info = {}

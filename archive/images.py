@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import tarfile
 from pathlib import Path
@@ -27,9 +28,14 @@ from .registry import INDEX_TYPES, Reference, Registry, RegistryError
 LAYOUT = {"imageLayoutVersion": "1.0.0"}
 REF_NAME = "org.opencontainers.image.ref.name"
 LOCAL_PREFIX = "recast-archive.local"
+DIGEST_FORM = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def blob_path(layout: Path, digest: str) -> Path:
+    """Where the layout keeps a blob. Digests come from files a deposit holds (index.json, image
+    manifests): anything but a sha256 digest could name a path outside the layout, so it is refused."""
+    if not isinstance(digest, str) or not DIGEST_FORM.fullmatch(digest):
+        raise RegistryError(f"{layout}: {str(digest)[:100]!r} is not a sha256 digest")
     algorithm, _, hexdigest = digest.partition(":")
     return layout / "blobs" / algorithm / hexdigest
 

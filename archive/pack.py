@@ -44,12 +44,17 @@ class Request:
     link_inputs: bool = False
 
 
-def spec_files(workflow: str, toplevel: str | None) -> tuple[Path, Path, list[Path]]:
+def files_read(workflow: str | Path, toplevel: str | Path | None) -> tuple[Path, Path, list[Path]]:
     """The workflow file, its toplevel, and every file the workflow reads (through $ref)."""
     path, top = locate(workflow, toplevel)
     docs = Documents(top)
     docs.load_top(path)
-    files = sorted(docs.files)
+    return path, top, sorted(docs.files)
+
+
+def spec_files(workflow: str, toplevel: str | None) -> tuple[Path, Path, list[Path]]:
+    """files_read, all of them below the toplevel (a deposit must hold every spec it reads)."""
+    path, top, files = files_read(workflow, toplevel)
     outside = [f for f in files if not f.is_relative_to(top)]
     if outside:
         raise SpecError(Problem(Pos(str(outside[0])), f"read by the workflow but outside its toplevel {top}: pass a toplevel that holds every spec file"))

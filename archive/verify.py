@@ -21,7 +21,7 @@ from yadage2x.load import load_workflow
 from yadage2x.load.source import parse_text
 
 from . import bag, images as oci
-from .pack import MANIFEST_NAME
+from .pack import MANIFEST_NAME, files_read
 from .pin import DIGEST, unpinned, uses
 from .progress import meter
 
@@ -37,8 +37,8 @@ def verify(deposit: Path) -> list[str]:
         return [f"{deposit}: not a deposit folder"]
     with meter("verifying checksums") as bar:
         problems, listed = bag.check(deposit, bar)
-    if not (deposit / "bagit.txt").is_file():
-        return problems
+    if problems and (not (deposit / "bagit.txt").is_file() or bag.irregular(deposit)):
+        return problems  # links, FIFOs: the files below are not read through them
     data = deposit / "data"
     manifest_path = data / MANIFEST_NAME
     try:
@@ -80,6 +80,10 @@ def _specs(data: Path, manifest: dict) -> list[str]:
                 problems.append(f"{pinned_path}:{use.line}: digest of {use.image} differs from the image lock in {MANIFEST_NAME}")
     entry = data / manifest["workflow"]["file"]
     try:
+        _, top, files = files_read(entry, data / "specs")
+        outside = [f for f in files if not f.is_relative_to(top)]
+        if outside:  # a deposit holds every spec it reads
+            return problems + [f"{entry}: reads {outside[0]}, outside the deposit's specs/"]
         load_workflow(entry, data / "specs", manifest["parameters"])
     except SpecError as exc:
         problems.extend(str(p) for p in exc.problems)

@@ -36,6 +36,11 @@ PACKED_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 TAG_ORDER_LAST = ("tagmanifest-", "bagit.txt")  # uploaded last: a bag without them is visibly incomplete
 
 
+class Refused(PortalError):
+    """The deposit on the portal is itself bad (unsafe names, sizes or checksums that disagree with
+    its manifests): pull keeps nothing of it, since a re-run would fetch the same."""
+
+
 @dataclass
 class LocalFile:
     key: str            # bag-relative path, '/'-separated: the object key on the portal
@@ -292,14 +297,22 @@ def pull(settings: Settings, ident: str, out: Path) -> tuple[int, int]:
     remote = remote_files(source)
     for key in remote:
         safe_key(key, what)
+    for key in remote:  # "data/x" and "data/x/y": one cannot be written beside the other
+        folder = next((str(p) for p in PurePosixPath(key).parents if str(p) in remote), None)
+        if folder:
+            raise PortalError(f"{what}: {folder} is both a file and the folder of {key}")
     archives = [k for k in remote if k.endswith(PACKED_SUFFIXES)]
     if "bagit.txt" not in remote and len(archives) != 1:
         raise PortalError(f"{what}: not a bag: no bagit.txt among its {len(remote)} files, nor one .tar or .tar.gz")
     partial = out.parent / f".{out.name}.partial"
     partial.mkdir(parents=True, exist_ok=True)
     if "bagit.txt" in remote:
-        downloaded = fetch_bag(settings, what, bucket, remote, partial)
-        check_bag(partial, what)
+        try:
+            downloaded = fetch_bag(settings, what, bucket, remote, partial)
+            check_bag(partial, what)
+        except Refused:  # the bag itself is bad: nothing fetched helps a re-run, so nothing is kept
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
         os.replace(partial, out)
         return downloaded, len(remote) - downloaded
     downloaded = fetch_all(settings, what, bucket, {archives[0]: remote[archives[0]]}, partial, {})
@@ -320,11 +333,19 @@ def fetch_bag(settings: Settings, what: str, bucket: str, remote: dict, partial:
     downloaded = fetch_all(settings, what, bucket, tags, partial, {})
     problems: list[str] = []
     expected = bag.read_manifest(partial, bag.MANIFEST, problems)
+    payload = len(expected)
     if (partial / bag.TAGMANIFEST).exists():
         expected.update(bag.read_manifest(partial, bag.TAGMANIFEST, problems))
     if problems:
-        raise PortalError(f"{what}: {problems[0]}")
+        raise Refused(f"{what}: {problems[0]}")
+    absent = sorted(k for k, sha in expected.items() if k not in remote and sha != EMPTY_SHA256)
+    if absent:  # said before anything else is fetched
+        listing = bag.MANIFEST if absent[0].startswith("data/") else bag.TAGMANIFEST
+        other = {bag.name_key(k): k for k in remote}.get(bag.name_key(absent[0]))
+        hint = f" (it has {other!r}: the same name in another case or Unicode normalisation)" if other else ""
+        raise Refused(f"{what}: {absent[0]}: listed in {listing} but not on the portal{hint}")
     rest = {k: v for k, v in remote.items() if k not in tags}
+    check_sizes(partial, what, {k: v for k, v in rest.items() if k.startswith("data/")}, payload)
     downloaded += fetch_all(settings, what, bucket, rest, partial, expected)
     for key, sha in expected.items():
         safe_key(key, what)
@@ -332,6 +353,23 @@ def fetch_bag(settings: Settings, what: str, bucket: str, remote: dict, partial:
             (partial / key).parent.mkdir(parents=True, exist_ok=True)
             (partial / key).touch()  # empty files never travel (CAP refuses them): the manifest brings them back
     return downloaded
+
+
+def check_sizes(partial: Path, what: str, payload_files: dict, listed: int) -> None:
+    """Before any payload byte is fetched: the portal's sizes must add up to the bag's
+    Payload-Oxum (a file far larger than the bag claims is refused here, not downloaded).
+    Empty files do not travel, so only the bytes are compared with what the portal holds."""
+    oxum = bag.payload_oxum(partial)
+    if oxum is None:
+        raise Refused(f"{what}: bag-info.txt: no Payload-Oxum (octets.files)")
+    octets = sum(size for size, _ in payload_files.values())
+    largest = max(payload_files, key=lambda k: payload_files[k][0], default=None)
+    if largest and payload_files[largest][0] > oxum[0]:
+        raise Refused(f"{what}: {largest}: {payload_files[largest][0]} bytes on the portal, more than the whole payload in "
+                      f"bag-info.txt's Payload-Oxum ({oxum[0]} bytes); not downloaded")
+    if largest and oxum != (octets, listed):
+        raise Refused(f"{what}: bag-info.txt's Payload-Oxum says {oxum[0]} bytes in {oxum[1]} files, the portal holds "
+                      f"{octets} bytes for the {listed} files listed; not downloaded")
 
 
 def fetch_all(settings: Settings, what: str, bucket: str, remote: dict, partial: Path,
@@ -361,12 +399,15 @@ def download_one(client: Client, settings: Settings, what: str, bucket: str, key
         try:
             with HashingWriter(temporary) as sink:
                 for chunk in response.iter_content(BLOCK):
-                    sink.write(chunk)
                     received += len(chunk)
+                    if received > size:  # never more than the portal listed
+                        raise Refused(f"{what}: {key}: the portal sends more than the {size} bytes it lists")
+                    sink.write(chunk)
                     progress.advance(len(chunk))
             md5, sha = sink.md5, sink.sha256
             problem = ""
         except PortalError:
+            temporary.unlink(missing_ok=True)
             raise
         except Exception as exc:  # a connection broken mid-body: requests raises several kinds
             problem = f"the download broke off after {received} of {size} bytes ({reason(exc)})"
@@ -376,7 +417,7 @@ def download_one(client: Client, settings: Settings, what: str, bucket: str, key
             problem = f"got md5:{md5.hexdigest()} ({received} bytes), the portal lists {checksum} ({size} bytes)"
         if not problem and sha256 and sha.hexdigest() != sha256:
             temporary.unlink(missing_ok=True)
-            raise PortalError(f"{what}: {key}: sha256 differs from the bag's manifest (the deposit on the portal is corrupt)")
+            raise Refused(f"{what}: {key}: sha256 differs from the bag's manifest (the deposit on the portal is corrupt)")
         if not problem:
             os.replace(temporary, target)
             return
@@ -401,7 +442,7 @@ def check_bag(root: Path, what: str) -> None:
             elif bag.hash_file(root / name)[1] != sha:
                 problems.append(f"{name}: sha256 differs from {bag.TAGMANIFEST}")
     if problems:
-        raise PortalError(f"{what}: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+        raise Refused(f"{what}: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
 
 
 def unpack(partial: Path, archive: str, out: Path, what: str) -> None:

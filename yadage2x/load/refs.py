@@ -117,6 +117,8 @@ class Documents:
             raise SpecError(Problem(pos, f"remote reference '{target}' is not fetched: yadage2x reads local files only"))
         file_part, _, fragment = target.partition("#")
         target_doc = self.path_of(base, file_part) if file_part else doc
+        if target_doc.exists() and not target_doc.is_file() and not target_doc.is_dir():  # /dev/zero: read forever
+            raise SpecError(Problem(pos, f"$ref '{target}': {display_name(target_doc)} is not a regular file (a device, FIFO or socket)"))
         try:
             data = self.read(target_doc)
         except SpecError as exc:
