@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import secrets
+import socket
 import sqlite3
 import subprocess
 import time
@@ -19,7 +20,7 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 from portal_load import (blobs_on_disk, pull_all, push_all, push_and_kill, restart, same_bag, served_objects,
-                         settings, small_deposits)
+                         server_peak_rss_mb, settings, small_deposits)
 from portal_support import RECAST_ARCHIVE, make_bag, portal, run_archive_process, start_portal, stop_portal  # noqa: F401
 
 from archive.portal import transfer
@@ -320,3 +321,39 @@ def test_an_upload_finishing_after_publish_or_delete_is_refused(server, action):
     else:  # nothing is left of the deleted draft
         assert keys == []
     assert blobs_on_disk(server.data) <= blobs  # the late file's blob is not kept either
+
+
+# -- requests too large to hold --------------------------------------------------------------------
+
+def test_a_huge_json_body_is_refused_before_it_is_read(server):
+    peak = server_peak_rss_mb(server)
+    body = b"[" + b"1," * (32 << 20) + b"1]"  # 64 MiB: the server would hold it several times over, parsing it
+    sized = server.api("POST", "deposits/", data=body, headers={"Content-Type": "application/json"})
+    assert sized.status_code == 413 and sized.json()["message"] == "The request body is larger than 16 MiB."
+    chunked = server.api("POST", "deposits/", data=iter([body[i:i + (1 << 20)] for i in range(0, len(body), 1 << 20)]),
+                         headers={"Content-Type": "application/json"})
+    assert chunked.status_code == 413
+    assert server_peak_rss_mb(server) - peak < 48  # at most the 16 MiB it read, not the 64 it was sent
+    assert server.api("GET", "me").status_code == 200
+
+
+@pytest.mark.parametrize("shape", ["many headers", "one endless header"])
+def test_a_huge_request_head_is_refused_before_it_is_held(server, shape):
+    peak = server_peak_rss_mb(server)
+    parts = urlsplit(server.url)
+    connection = socket.create_connection((parts.hostname, parts.port), timeout=60)
+    answer = b""
+    try:
+        connection.sendall(f"GET /api/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {server.token(ALICE)}\r\n".encode())
+        line = b"X-Padding: " + b"a" * (1 << 20) + b"\r\n" if shape == "many headers" else b"a" * (1 << 20)
+        for _ in range(64):  # 64 MiB
+            connection.sendall(line)
+        connection.sendall(b"\r\n\r\n")
+        answer = connection.recv(1000)
+    except OSError:  # refused and closed while we were still sending: what should happen
+        pass
+    finally:
+        connection.close()
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 400 "), answer
+    assert server_peak_rss_mb(server) - peak < 32  # not the 64 MiB it was sent
+    assert server.api("GET", "me").status_code == 200

@@ -47,7 +47,7 @@ def serve(ctx, data: Path, host: str, port: int):
     import uvicorn
 
     from .faults import from_environment
-    from .server import create_app
+    from .server import BoundedHeadProtocol, create_app
 
     try:
         faults = from_environment()
@@ -71,7 +71,8 @@ def serve(ctx, data: Path, host: str, port: int):
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"recast-archive portal at http://{shown}:{bound} (data: {data})")
     sys.stdout.flush()
-    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+    config = uvicorn.Config(app, http=BoundedHeadProtocol, log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=5)
     uvicorn.Server(config).run(sockets=[listener])
 
 

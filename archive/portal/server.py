@@ -28,12 +28,15 @@ from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .faults import Faults
 from .metadata import SCHEMAS, MetadataError, apply_patch, schema_by_url, schema_url, validated
 from .storage import ACTIONS, Deposit, Obj, Storage
 
 MAX_KEY = 255  # invenio-files-rest's FILES_REST_OBJECT_KEY_MAX_LEN
+MAX_JSON = 16 << 20  # a deposit's metadata (push sends workflow.json only below 4 MiB)
+MAX_HEAD = 1 << 20  # a request's line and headers (a token is 43 characters)
 
 
 def key_problem(key: str) -> str | None:
@@ -48,6 +51,30 @@ def key_problem(key: str) -> str | None:
     if any(part in ("", ".", "..") for part in key.split("/")):
         return "Key must be a relative path without empty, '.' or '..' parts."
     return None
+
+
+class BoundedHeadProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol (what `serve` runs) reads a request's line and headers for as
+    long as the client sends them, holding them all in memory: one client could make the server
+    hold gigabytes. This one answers 400 and closes the connection once a head passes MAX_HEAD
+    (uvicorn's h11 protocol has such a limit, but moves large bodies at half the speed)."""
+    _in_head = False
+    _head_bytes = 0
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head, self._head_bytes = True, 0
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        super().on_headers_complete()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._in_head and not self.transport.is_closing():  # all of `data` was head (at most one
+            self._head_bytes += len(data)                        # read too many, for a pipelined request)
+            if self._head_bytes > MAX_HEAD:
+                self.send_400_response("Request line and headers too large.")
 
 
 class ObjectKeyConvertor(PathConvertor):
@@ -228,8 +255,19 @@ class Portal:
 
 
 async def json_body(request: Request):
+    """The request's JSON, refused (413) past MAX_JSON before it is all read: a body is held in
+    memory and parsed on the event loop, so one huge body would stall every other request."""
+    too_big = HTTPError(413, f"The request body is larger than {MAX_JSON >> 20} MiB.")
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_JSON:
+        raise too_big
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_JSON:
+            raise too_big
     try:
-        return json.loads(await request.body() or b"null")
+        return json.loads(body or b"null")
     except ValueError:
         raise HTTPError(400, "The request body is not valid JSON.") from None
 
