@@ -54,10 +54,10 @@ class Portal:
         return list((self.data / "tmp").iterdir())
 
 
-def start_portal(data: Path, faults_file: Path, port: int = 0) -> Portal:
+def start_portal(data: Path, faults_file: Path, port: int = 0, options: tuple = ()) -> Portal:
     faults_file.write_text("")
     env = {**os.environ, "RECAST_PORTAL_FAULTS": f"@{faults_file}"}
-    process = subprocess.Popen([RECAST_ARCHIVE, "serve", "--data", data, "--port", str(port)], stdout=subprocess.PIPE,
+    process = subprocess.Popen([RECAST_ARCHIVE, "serve", "--data", data, "--port", str(port), *options], stdout=subprocess.PIPE,
                                stderr=open(data.parent / "serve.log", "w"), text=True, env=env)
     first = process.stdout.readline()
     if not first.startswith("recast-archive portal at "):

@@ -280,13 +280,13 @@ def test_object_keys_that_are_not_plain_relative_paths_are_refused(server, alice
 
 # -- an upload that outlives its bucket's draft ----------------------------------------------------
 
-def slow_upload(server, bucket_url: str, key: str):
-    """Start an upload of 4 bytes, send 2, and wait until the server is receiving it."""
+def slow_upload(server, bucket_url: str, key: str, size: int = 4):
+    """Start an upload of `size` bytes, send 2 ("ab"), and wait until the server is receiving it."""
     parts = urlsplit(bucket_url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
     connection.putrequest("PUT", f"{parts.path}/{key}")
     connection.putheader("Authorization", f"Bearer {server.token(ALICE)}")
-    connection.putheader("Content-Length", "4")
+    connection.putheader("Content-Length", str(size))
     connection.endheaders(b"ab")
     deadline = time.monotonic() + 60
     while not server.leftovers():  # its part file: the server has checked the bucket and is writing
@@ -357,3 +357,40 @@ def test_a_huge_request_head_is_refused_before_it_is_held(server, shape):
     assert answer == b"" or answer.startswith(b"HTTP/1.1 400 "), answer
     assert server_peak_rss_mb(server) - peak < 32  # not the 64 MiB it was sent
     assert server.api("GET", "me").status_code == 200
+
+
+# -- clients that stop in the middle of a request --------------------------------------------------
+
+def closed_by_server(sock: socket.socket) -> bool:
+    sock.settimeout(60)  # far longer than the idle timeout: waiting, not timing
+    try:
+        return sock.recv(100) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_a_client_that_stalls_mid_request_is_disconnected_and_its_half_upload_removed(tmp_path):
+    portal = start_portal(tmp_path / "data", tmp_path / "faults.txt", options=("--idle-timeout", "2"))
+    try:
+        bucket = portal.api("POST", "deposits/", json={"$ana_type": "recast-archive"}).json()["links"]["bucket"]
+        stalled = slow_upload(portal, bucket, "stalled.bin")  # 2 of its 4 bytes, then nothing
+        assert closed_by_server(stalled.sock)
+        deadline = time.monotonic() + 60
+        while portal.leftovers():  # the upload learns of the disconnect, and removes its part file
+            assert time.monotonic() < deadline, portal.leftovers()
+            time.sleep(0.05)
+        assert portal.api("GET", bucket).json()["contents"] == []
+
+        parts = urlsplit(portal.url)
+        head_only = socket.create_connection((parts.hostname, parts.port))
+        head_only.sendall(b"GET /api/me HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+        assert closed_by_server(head_only)
+
+        steady = slow_upload(portal, bucket, "steady.bin", 17)  # slow but never idle for long: it completes
+        for _ in range(15):  # 3 s in all, longer than the idle timeout
+            time.sleep(0.2)
+            steady.send(b"x")
+        assert steady.getresponse().status == 200
+        assert portal.api("GET", f"{bucket}/steady.bin").content == b"ab" + b"x" * 15
+    finally:
+        stop_portal(portal)

@@ -36,9 +36,11 @@ def with_token(command):
 @data_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (plain HTTP: keep it local).")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="0: any free port.")
+@click.option("--idle-timeout", default=60.0, show_default=True, type=click.FloatRange(min=0.1), metavar="SECONDS",
+              help="Disconnect a client that sends nothing for this long in the middle of a request.")
 @click.pass_context
 @reports_errors
-def serve(ctx, data: Path, host: str, port: int):
+def serve(ctx, data: Path, host: str, port: int, idle_timeout: float):
     """Run the embedded portal: CAP's deposit API (deposits, files, publish, records, permissions)
     with SQLite and files under --data. `serve token EMAIL` issues a token."""
     ctx.obj = data
@@ -47,7 +49,7 @@ def serve(ctx, data: Path, host: str, port: int):
     import uvicorn
 
     from .faults import from_environment
-    from .server import BoundedHeadProtocol, create_app
+    from .server import PortalProtocol, create_app
 
     try:
         faults = from_environment()
@@ -71,8 +73,8 @@ def serve(ctx, data: Path, host: str, port: int):
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"recast-archive portal at http://{shown}:{bound} (data: {data})")
     sys.stdout.flush()
-    config = uvicorn.Config(app, http=BoundedHeadProtocol, log_level="warning", access_log=False,
-                            timeout_graceful_shutdown=5)
+    config = uvicorn.Config(app, http=PortalProtocol.with_idle_timeout(idle_timeout), log_level="warning",
+                            access_log=False, timeout_graceful_shutdown=5)
     uvicorn.Server(config).run(sockets=[listener])
 
 

@@ -53,28 +53,58 @@ def key_problem(key: str) -> str | None:
     return None
 
 
-class BoundedHeadProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol (what `serve` runs) reads a request's line and headers for as
-    long as the client sends them, holding them all in memory: one client could make the server
-    hold gigabytes. This one answers 400 and closes the connection once a head passes MAX_HEAD
-    (uvicorn's h11 protocol has such a limit, but moves large bodies at half the speed)."""
-    _in_head = False
+class PortalProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol (what `serve` runs) with two limits it lacks, each a way for one
+    client to hold the server's memory or connections for ever (its h11 protocol has the first, but
+    moves large bodies at half the speed):
+    - a request's line and headers are read for as long as the client sends them, all held in
+      memory: past MAX_HEAD the request is answered 400 and the connection closed;
+    - a client that stops sending in the middle of a request (a dead laptop, a cut network) is
+      waited for without end: after `idle_timeout` seconds without a byte the connection is
+      closed, so the application sees a disconnect and an upload's part file is removed.
+      Not while uvicorn itself has paused reading (the server is the slow side then)."""
+    idle_timeout = 60.0
+    _in_head = _in_request = False
     _head_bytes = 0
+    _last_data = 0.0
+    _watch = None
+
+    @classmethod
+    def with_idle_timeout(cls, seconds: float) -> type["PortalProtocol"]:
+        return type(cls.__name__, (cls,), {"idle_timeout": seconds})
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._in_head, self._head_bytes = True, 0
+        self._in_head = self._in_request = True
+        self._head_bytes = 0
+        if self._watch is None:
+            self._watch = self.loop.call_later(self.idle_timeout, self._check_idle)
 
     def on_headers_complete(self) -> None:
         self._in_head = False
         super().on_headers_complete()
 
+    def on_message_complete(self) -> None:
+        self._in_request = False
+        super().on_message_complete()
+
     def data_received(self, data: bytes) -> None:
+        self._last_data = self.loop.time()
         super().data_received(data)
         if self._in_head and not self.transport.is_closing():  # all of `data` was head (at most one
             self._head_bytes += len(data)                        # read too many, for a pipelined request)
             if self._head_bytes > MAX_HEAD:
                 self.send_400_response("Request line and headers too large.")
+
+    def _check_idle(self) -> None:
+        self._watch = None
+        if not self._in_request or self.transport.is_closing():
+            return
+        idle = self.loop.time() - self._last_data
+        if idle >= self.idle_timeout and not self.flow.read_paused:
+            self.transport.close()
+        else:
+            self._watch = self.loop.call_later(max(self.idle_timeout - idle, 0.1), self._check_idle)
 
 
 class ObjectKeyConvertor(PathConvertor):
