@@ -424,3 +424,45 @@ def test_a_single_step_spec_is_refused_in_one_line(cli, write, tmp_path):
     result = cli("cwl", step, "-o", tmp_path / "out")
     assert result.code == 2 and result.errors == [f"{step}: a single step spec is not a workflow: nothing to emit (give the workflow that uses it)"]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_registered_value_that_needs_shaping_is_computed_by_a_step(cli, write, tmp_path):
+    """register_values with a `stages:` selection (a list of one): a workflow output cannot
+    shape it, so a small step does; the parent reads it from every scope."""
+    write("item.yml", """
+        stages:
+          - name: describe
+            dependencies: [init]
+            scheduler:
+              scheduler_type: singlestep-stage
+              parameters: {item: {step: init, output: item}, outputfile: '{workdir}/item.txt'}
+              register_values:
+                listed: {expression_type: stage-output-selector, stages: describe, output: described}
+              step:
+                process: {process_type: string-interpolated-cmd, cmd: 'echo {item} > {outputfile}'}
+                environment: {environment_type: localproc-env}
+                publisher: {publisher_type: frompar-pub, outputmap: {described: outputfile}}
+    """)
+    wf = write("workflow.yml", """
+        stages:
+          - name: map
+            dependencies: [init]
+            scheduler:
+              scheduler_type: multistep-stage
+              parameters: {item: {stages: init, output: items, unwrap: true}}
+              scatter: {method: zip, parameters: [item]}
+              workflow: {$ref: 'item.yml'}
+          - name: reduce
+            dependencies: [map]
+            scheduler:
+              scheduler_type: singlestep-stage
+              parameters: {inputs: {stages: 'map[*]', output: listed, flatten: true}, outputfile: '{workdir}/merged.txt'}
+              step:
+                process: {process_type: string-interpolated-cmd, cmd: 'cat {inputs} > {outputfile}'}
+                environment: {environment_type: localproc-env}
+                publisher: {publisher_type: frompar-pub, outputmap: {merged: outputfile, inputs: inputs}}
+    """)
+    emitted = cli("cwl", wf, "-p", "items=[a, b]", "-o", tmp_path / "out")
+    assert emitted.code == 0, emitted.err
+    assert "id: listed__register" in (tmp_path / "out" / "workflow.cwl").read_text()
+    same_as_yadage(cli, wf, ["items=[a, b]"], tmp_path / "runs")

@@ -350,14 +350,29 @@ class Compiler:
             if not isinstance(param.value, Ref):
                 raise Refused(param.pos, "only stage-output selections can be registered in the CWL translation")
             source = self.resolve(scope, param.value, param.pos)
-            if source.value_from:
-                raise Refused(param.pos, f"registered value '{key}' needs shaping that a workflow output cannot do; select it with step: or unwrap")
+            if source.value_from or isinstance(source.source, list):
+                # a workflow output cannot shape a value: a small step does it
+                steps.append(self.register_step(key, source))
+                source = Source(f"{cwl_id(key)}__register/value", nullable(ANY))
             outputs[f"{cwl_id(key)}__registered"] = (source.source, source.type)
         cwl_inputs = [cwl.WorkflowInputParameter(id=cwl_id(k), type_=t) for k, t in inputs.items()]
         cwl_outputs = [cwl.WorkflowOutputParameter(id=k, type_=t, outputSource=src) for k, (src, t) in outputs.items()]
         doc = cwl.Workflow(inputs=cwl_inputs, outputs=cwl_outputs, steps=steps, id=cwl_id("_".join(path)) or "main",
                            label=f"yadage workflow {'/'.join(path) or '(top level)'}")
         return doc, {k: t for k, (_, t) in outputs.items()}
+
+    def register_step(self, key: str, source: Source) -> cwl.WorkflowStep:
+        """A registered value whose selection needs shaping (flatten, unwrap of a list, a union),
+        computed by a step so that the scope can export it."""
+        self.uses_js = True
+        tool = cwl.ExpressionTool(
+            id=f"{cwl_id(key)}__register_tool", label=f"registered value '{key}'",
+            inputs=[cwl.WorkflowInputParameter(id="value", type_=nullable(ANY))],
+            outputs=[cwl.ExpressionToolOutputParameter(id="value", type_=nullable(ANY))],
+            expression="${ return {value: inputs.value}; }",
+        )
+        return cwl.WorkflowStep(id=f"{cwl_id(key)}__register", in_=[self.step_input("value", source)], out=["value"], run=tool,
+                                label=f"registered value '{key}'")
 
     def stage(self, scope: Scope, stage: Stage) -> tuple[list, dict]:
         if stage.jq is not None:
