@@ -466,3 +466,10 @@ def test_a_registered_value_that_needs_shaping_is_computed_by_a_step(cli, write,
     assert emitted.code == 0, emitted.err
     assert "id: listed__register" in (tmp_path / "out" / "workflow.cwl").read_text()
     same_as_yadage(cli, wf, ["items=[a, b]"], tmp_path / "runs")
+
+
+def test_jq_pipes_bind_loosest_in_case_conditions():
+    """`.v == "a" | not` is `(.v == "a") | not` in jq (found by tests/fuzz_compilers.py)."""
+    from yadage2x.emit.cwl_jq import condition_js
+
+    assert condition_js('.v == "a" | not', lambda key: f"inputs.{key}") == 'yadage.pytrue((!yadage.jqtrue((yadage.eq(inputs.v, "a")))))'

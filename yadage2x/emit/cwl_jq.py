@@ -59,9 +59,17 @@ class _Parser:
         self.i += 1
         return tok
 
+    def pipeline(self) -> str:
+        """An expression, then `| not` (jq's pipe binds loosest: `.a == 1 | not` negates it all)."""
+        value = self.expression()
+        while self.peek() == "|" and self.i + 1 < len(self.toks) and self.toks[self.i + 1][1] == "not":
+            self.i += 2
+            value = f"(!yadage.jqtrue({value}))"
+        return value
+
     def expression(self, level=0) -> str:
         if level == len(_BINARY):
-            return self.postfix(self.atom())
+            return self.atom()
         left = self.expression(level + 1)
         while self.peek() in _BINARY[level]:
             op = self.take()[1]
@@ -75,12 +83,6 @@ class _Parser:
             else:
                 left = f"({left} {op} {right})"
         return left
-
-    def postfix(self, value: str) -> str:
-        while self.peek() == "|" and self.i + 1 < len(self.toks) and self.toks[self.i + 1][1] == "not":
-            self.i += 2
-            value = f"(!yadage.jqtrue({value}))"
-        return value
 
     def atom(self) -> str:
         if self.i >= len(self.toks):
@@ -101,7 +103,7 @@ class _Parser:
                 value = f"yadage.key({value}, {json.dumps(key)})"
             return value
         if text == "(":
-            inner = self.expression()
+            inner = self.pipeline()
             self.expect(")")
             return f"({inner})"
         if text == "[":
@@ -111,10 +113,10 @@ class _Parser:
         raise NotTranslated(f"'{text}' is not translated")
 
     def items(self, end: str) -> list[str]:
-        out = [self.expression()]
+        out = [self.pipeline()]
         while self.peek() == ",":
             self.take()
-            out.append(self.expression())
+            out.append(self.pipeline())
         return out
 
     def expect(self, text: str) -> None:
@@ -132,7 +134,7 @@ class _Parser:
             key = json.loads(text) if kind == "string" else text
             self.expect(":")
             start = self.i
-            js = self.expression()
+            js = self.pipeline()
             toks = self.toks[start:self.i]
             param = toks[0][1][1:] if len(toks) == 1 and toks[0][0] == "path" and toks[0][1].count(".") == 1 and len(toks[0][1]) > 1 else None
             entries.append((key, js, param))
@@ -147,7 +149,7 @@ class _Parser:
 def condition_js(program: str, value_of) -> str:
     """A case's jq condition as JavaScript over the step's inputs (Python-truthy, as yadage)."""
     parser = _Parser(program, value_of)
-    js = parser.expression()
+    js = parser.pipeline()
     if parser.i != len(parser.toks):
         raise NotTranslated(f"cannot translate '{' '.join(t for _, t in parser.toks[parser.i:])}'")
     return f"yadage.pytrue({js})"
