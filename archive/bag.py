@@ -219,7 +219,11 @@ def irregular(root: Path) -> dict[str, str]:
 
 def payload_oxum(root: Path) -> tuple[int, int] | None:
     """(octets, files) from bag-info.txt's Payload-Oxum; None when absent or malformed."""
-    found = re.fullmatch(r"(\d+)\.(\d+)", _info(root).get("Payload-Oxum", ""))
+    return oxum_of(_info(root))
+
+
+def oxum_of(info: dict[str, str]) -> tuple[int, int] | None:
+    found = re.fullmatch(r"(\d+)\.(\d+)", info.get("Payload-Oxum", ""))
     return (int(found.group(1)), int(found.group(2))) if found else None
 
 
@@ -293,9 +297,13 @@ def _info(root: Path) -> dict[str, str]:
     """bag-info.txt's fields (the first MAX_INFO bytes: it is a few lines)."""
     try:
         with open_regular(root / "bag-info.txt") as handle:
-            text = handle.read(MAX_INFO).decode("utf-8", errors="replace")
+            return parse_info(handle.read(MAX_INFO))
     except OSError:
         return {}
+
+
+def parse_info(raw: bytes) -> dict[str, str]:
+    text = raw.decode("utf-8", errors="replace")
     info = {}
     for line in text.splitlines():
         key, sep, value = line.partition(":")

@@ -413,13 +413,13 @@ def url_key(key: str) -> str:
     return quote(key, safe="/").replace(".", "%2E")
 
 
-def upload(portal, deposit: Path, extra: dict[str, bytes] | None = None) -> str:
+def upload(portal, deposit: Path | None, extra: dict[str, bytes | Path] | None = None) -> str:
     """Create a draft on the portal and put every non-empty regular file of the bag in it (and
-    `extra` {key: bytes}); returns the deposit id."""
+    `extra` {key: bytes or file}); returns the deposit id."""
     draft = portal.api("POST", "deposits/", json={"$ana_type": "recast-archive"}).json()
     bucket = draft["links"]["bucket"]
     files = {}
-    for base, _, names in os.walk(deposit):
+    for base, _, names in os.walk(deposit) if deposit else ():
         for name in names:
             path = Path(base, name)
             if path.is_file() and not path.is_symlink() and path.stat().st_size:
@@ -434,6 +434,16 @@ def upload(portal, deposit: Path, extra: dict[str, bytes] | None = None) -> str:
                 body.close()
         response.raise_for_status()
     return draft["id"]
+
+
+def packed(deposit: Path, target: Path) -> Path:
+    """The deposit as one .tar.gz (push --packed's layout: members under NAME/), links and FIFOs
+    stored as they are; 1 GiB of zeros becomes about 1 MB."""
+    import tarfile
+
+    with tarfile.open(target, "w:gz", compresslevel=1) as tar:
+        tar.add(deposit, arcname=deposit.name)
+    return target
 
 
 # ------------------------------------------------------------------------------------------------

@@ -106,6 +106,32 @@ def test_pull_refuses(name, base, tmp_path, portal, pull_env):  # noqa: F811
         portal.api("DELETE", f"deposits/{pid}")
 
 
+PACKED = {  # a packed deposit (one .tar.gz) can hold what a portal's files cannot: links, FIFOs
+    "symlink-outside": "a link or special file",
+    "symlink-inside": "a link or special file",
+    "fifo": "a link or special file",
+    "zeros-1g": "more than the whole payload",  # a 1 MB archive that unpacks to 1 GiB
+    "dotdot-in-manifest": "leads outside the bag (..)",
+}
+
+
+@pytest.mark.parametrize("name", PACKED)
+def test_pull_refuses_a_packed_deposit(name, base, tmp_path, portal, pull_env):  # noqa: F811
+    deposit, _ = hostile.build(CASES[name], base, tmp_path)
+    archive = hostile.packed(deposit, tmp_path / "deposit.tar.gz")
+    (tmp_path / "tmp").mkdir()
+    pid = hostile.upload(portal, None, {"deposit.tar.gz": archive})
+    try:
+        before = hostile.snapshot(tmp_path)
+        code, lines, rss = recast(tmp_path, "pull", pid, "-o", tmp_path / "pulled", env=pull_env)
+        assert code == 2 and len(lines) == 1, lines
+        assert lines[0].startswith(f"error: deposit {pid}: deposit.tar.gz: ") and PACKED[name] in lines[0], lines[0]
+        assert hostile.snapshot(tmp_path) == before  # nothing unpacked, no .pulled.partial
+        assert rss < MEMORY_MB
+    finally:
+        portal.api("DELETE", f"deposits/{pid}")
+
+
 @pytest.mark.parametrize("name", hostile.PORTAL_KEYS)
 def test_pull_refuses_keys_no_bag_can_hold(name, base, tmp_path, portal, pull_env):  # noqa: F811
     key, expect = hostile.PORTAL_KEYS[name]

@@ -316,7 +316,11 @@ def pull(settings: Settings, ident: str, out: Path) -> tuple[int, int]:
         os.replace(partial, out)
         return downloaded, len(remote) - downloaded
     downloaded = fetch_all(settings, what, bucket, {archives[0]: remote[archives[0]]}, partial, {})
-    unpack(partial, archives[0], out, what)
+    try:
+        unpack(partial, archives[0], out, what)
+    except Refused:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     return downloaded, 1 - downloaded
 
 
@@ -445,6 +449,29 @@ def check_bag(root: Path, what: str) -> None:
         raise Refused(f"{what}: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
 
 
+def check_members(tar: tarfile.TarFile, members: list[tarfile.TarInfo], what: str) -> None:
+    """Before anything is unpacked: only files and folders (a deposit holds no links or devices),
+    and no more bytes than the bag's own Payload-Oxum declares (a small archive can unpack to
+    gigabytes of zeros)."""
+    for member in members:
+        if not (member.isfile() or member.isdir()):
+            raise Refused(f"{what}: {member.name}: a link or special file; a deposit holds only regular files and folders")
+    infos = [m for m in members if m.isfile() and PurePosixPath(m.name).parts[1:] == ("bag-info.txt",)]
+    if len(infos) != 1:
+        return  # not one bag: said after unpacking, with the count
+    oxum = bag.oxum_of(bag.parse_info(tar.extractfile(infos[0]).read(bag.MAX_INFO)))
+    if oxum is None:
+        raise Refused(f"{what}: {infos[0].name}: no Payload-Oxum (octets.files)")
+    payload = [m for m in members if m.isfile() and PurePosixPath(m.name).parts[1:2] == ("data",)]
+    largest = max(payload, key=lambda m: m.size, default=None)
+    if largest and largest.size > oxum[0]:
+        raise Refused(f"{what}: {largest.name}: {largest.size} bytes, more than the whole payload in "
+                      f"bag-info.txt's Payload-Oxum ({oxum[0]} bytes); not unpacked")
+    if sum(m.size for m in payload) > oxum[0]:
+        raise Refused(f"{what}: the payload unpacks to {sum(m.size for m in payload)} bytes, more than bag-info.txt's "
+                      f"Payload-Oxum ({oxum[0]} bytes); not unpacked")
+
+
 def unpack(partial: Path, archive: str, out: Path, what: str) -> None:
     """A packed deposit: extract (tarfile's 'data' filter refuses links out, devices, absolute
     paths), find the one bag inside, check it in full, move it into place."""
@@ -452,15 +479,17 @@ def unpack(partial: Path, archive: str, out: Path, what: str) -> None:
     shutil.rmtree(extracted, ignore_errors=True)
     try:
         with tarfile.open(partial / archive) as tar:
-            tar.extractall(extracted, filter="data")
+            members = tar.getmembers()  # headers only: nothing is written before check_members
+            check_members(tar, members, f"{what}: {archive}")
+            tar.extractall(extracted, members=members, filter="data")
     except (tarfile.TarError, OSError) as exc:
-        raise PortalError(f"{what}: {archive}: cannot unpack ({exc})") from None
+        raise Refused(f"{what}: {archive}: cannot unpack ({exc})") from None
     roots = sorted(p.parent for p in extracted.rglob("bagit.txt"))
     if len(roots) != 1:
-        raise PortalError(f"{what}: {archive} holds {len(roots)} bags, not one")
+        raise Refused(f"{what}: {archive} holds {len(roots)} bags, not one")
     problems, _ = bag.check(roots[0])
     if problems:
         rel = problems[0].replace(str(roots[0]) + "/", "")
-        raise PortalError(f"{what}: {archive}: {rel}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+        raise Refused(f"{what}: {archive}: {rel}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
     os.replace(roots[0], out)
     shutil.rmtree(partial)
