@@ -449,29 +449,42 @@ def packed(deposit: Path, target: Path) -> Path:
 # ------------------------------------------------------------------------------------------------
 # the figures for docs/hardening.md
 
-def run_measured(argv: list[str], env: dict, timeout: float = 300) -> tuple[int, list[str], float, float]:
-    """(exit status, stderr lines, seconds, peak RSS in MB) of one command run as a user runs it;
-    a command still running after `timeout` seconds is killed and reported as status -9."""
+# recast-archive as its console script runs it, reporting at exit its own peak memory (VmHWM: the
+# wait4/getrusage figure would include the parent's memory at fork, pytest's included)
+LAUNCHER = """
+import atexit, os, sys
+def report():
+    with open("/proc/self/status") as status:
+        peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    with open(os.environ["HOSTILE_PEAK_FILE"], "w") as out:
+        out.write(peak)
+atexit.register(report)
+from recast_archive.cli import main
+sys.argv[0] = "recast-archive"
+sys.exit(main())
+"""
+
+
+def run_measured(args: list, env: dict, timeout: float = 300) -> tuple[int, list[str], float, float]:
+    """(exit status, stderr lines, seconds, peak RSS in MB) of `recast-archive ARGS` run in a
+    process of its own; one still running after `timeout` seconds is killed (status -9)."""
     import subprocess
     import tempfile
     import time
 
     start = time.monotonic()
-    with tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=env)
-        while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() - start > timeout:
-                process.kill()
-                _, status, usage = os.wait4(process.pid, 0)
-                break
-            time.sleep(0.02)
-        process.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile(prefix="hostile-peak-") as peak:
+        process = subprocess.Popen([sys.executable, "-c", LAUNCHER, *map(str, args)], stdout=subprocess.DEVNULL,
+                                   stderr=err, env={**env, "HOSTILE_PEAK_FILE": peak.name})
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
         err.seek(0)
         lines = err.read().decode(errors="replace").splitlines()
-    return process.returncode, lines, time.monotonic() - start, usage.ru_maxrss / 1024
+        reported = Path(peak.name).read_text()
+    return process.returncode, lines, time.monotonic() - start, int(reported or 0) / 1024
 
 
 def main() -> None:
@@ -480,7 +493,6 @@ def main() -> None:
 
     from portal_support import start_portal, stop_portal
 
-    recast = str(Path(sys.executable).parent / "recast-archive")
     with tempfile.TemporaryDirectory(prefix="hostile-") as scratch:
         scratch = Path(scratch)
         base = base_deposit(scratch / "base")
@@ -498,7 +510,7 @@ def main() -> None:
                 sandbox.mkdir()
                 deposit, _ = build(case, base, sandbox)
                 for argv in (["verify", deposit], ["run", deposit, "-w", sandbox / "work"]):
-                    code, _, seconds, rss = run_measured([recast, *map(str, argv)], env)
+                    code, _, seconds, rss = run_measured(argv, env)
                     cells.append(f"{code}, {seconds:.1f}, {rss:.0f}")
                 shutil.rmtree(sandbox)
                 if case.pull is None:
@@ -506,7 +518,7 @@ def main() -> None:
                 else:
                     sandbox.mkdir()
                     pid = upload(portal, build(case, base, sandbox, for_pull=True)[0])
-                    code, _, seconds, rss = run_measured([recast, "pull", pid, "-o", str(sandbox / "pulled")], env)
+                    code, _, seconds, rss = run_measured(["pull", pid, "-o", sandbox / "pulled"], env)
                     cells.append(f"{code}, {seconds:.1f}, {rss:.0f}")
                     portal.api("DELETE", f"deposits/{pid}")
                     shutil.rmtree(sandbox)
