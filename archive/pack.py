@@ -97,13 +97,17 @@ def pack(request: Request, target: Path) -> Path:
     names = {f: f.relative_to(top).as_posix() for f in files}
     texts = {names[f]: f.read_text(encoding="utf-8") for f in files}
     placed: dict[str, Path] = {}
+    keys: dict[str, str] = {}  # bag.name_key -> the path below inputs/
     for item in request.input_files:
         if not Path(item).exists():
             raise DepositError(f"{item}: no such input file")
         for file, rel in _walk(Path(item)):
             if rel in placed:
                 raise DepositError(f"{file}: would land on inputs/{rel}, as {placed[rel]} does")
-            placed[rel] = file
+            twin = keys.get(bag.name_key(rel))
+            if twin:  # verify refuses such a pair: one file on macOS and Windows
+                raise DepositError(f"{file}: inputs/{rel} and inputs/{twin} differ only in case or Unicode normalisation")
+            placed[rel], keys[bag.name_key(rel)] = file, rel
     pins, lock = resolve_images(texts)
 
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -67,10 +67,10 @@ class FixedDigestRegistry:
         return IMAGE_DIGEST, "application/vnd.oci.image.manifest.v1+json"
 
 
-def base_deposit(target: Path) -> Path:
+def base_deposit(target: Path, input_files: list[str] | None = None) -> Path:
     """A genuine deposit of examples/helloworld (verify accepts it)."""
     example = ROOT / "examples" / "helloworld"
-    request = Request(str(example / "workflow.yml"), str(example), {"name": "Ada"})
+    request = Request(str(example / "workflow.yml"), str(example), {"name": "Ada"}, input_files or [])
     with mock.patch("archive.pack.Registry", FixedDigestRegistry):
         return pack(request, target)
 

@@ -167,6 +167,22 @@ def test_a_gigabyte_claimed_small_is_refused_unread(base, tmp_path):
     assert problems[0] == f"{deposit}/data/inputs/zeros.bin: 1073741824 bytes, more than the whole payload in bag-info.txt's Payload-Oxum (60237 bytes); not read"
 
 
+def test_pack_refuses_inputs_that_one_file_system_would_merge(tmp_path):
+    """What verify refuses, pack does not make: README and readme, café in NFC and NFD."""
+    import unicodedata
+
+    from archive.pack import DepositError
+
+    for first, second in (("README", "readme"), (unicodedata.normalize("NFC", "café"), unicodedata.normalize("NFD", "café"))):
+        inputs = tmp_path / f"inputs-{len(first)}-{first.lower()}"
+        inputs.mkdir()
+        (inputs / first).write_text("one\n")
+        (inputs / second).write_text("two\n")
+        with pytest.raises(DepositError, match="differ only in case or Unicode normalisation"):
+            hostile.base_deposit(tmp_path / "deposit", [str(inputs)])
+        assert not (tmp_path / "deposit").exists()
+
+
 def read_bytes() -> int:
     with open("/proc/self/io") as handle:
         return next(int(line.split()[1]) for line in handle if line.startswith("rchar:"))
