@@ -38,8 +38,9 @@ def test_generated_workflows_publish_the_same_everywhere(seed, cli, tmp_path):
     assert "yadage: success" in result.out or "yadage: stalled" in result.out, result.out
 
 
-def test_a_dynamic_result_nothing_reads_is_still_published(cli, tmp_path):
-    wf, init = FIXTURES / "unread-dynamic" / "workflow.yml", ["-p", "n=7"]
+@pytest.mark.parametrize("fixture, init", [("unread-dynamic", ["-p", "n=7"]), ("two-checkpoints", ["-p", "xs=[3, 1, 2]"])])
+def test_regressions_found_by_the_fuzzing(fixture, init, cli, tmp_path):
+    wf = FIXTURES / fixture / "workflow.yml"
     result = cli("check", wf, *init, "--engines", engines(cli, wf, init, tmp_path), "-w", tmp_path / "runs")
     assert result.code == 0, result.out + result.err
     assert "snakemake: same as yadage" in result.out

@@ -263,7 +263,7 @@ class Generator:
       parameters:
         f: {{expression_type: fromvalue, key: {key}}}
         out: '{{workdir}}/value.txt'
-{step("cat {f} > {out} && echo from-value >> {out}", "{publisher_type: constant-pub, publish: {file: '{out}'}}".replace("'{out}'", "done"))}""", Source(name, "verdict"))
+{step("cat {f} > {out} && echo from-value >> {out}", "{publisher_type: constant-pub, publish: {note: done}}")}""", None)
 
 
 KINDS = ["scatter_init", "split", "fan", "fan", "gather", "decide", "cases", "nested", "jq", "use_value"]

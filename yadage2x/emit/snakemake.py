@@ -153,21 +153,24 @@ def done_file(name):
 def read_result(instance):
     """The result of a step whose publisher needs the files it wrote: run it first (a
     checkpoint), then publish here, as yadage does after the step."""
-    # a job on a cluster node (not the main Snakemake) is submitted only once the checkpoints its
-    # instance waits for have run, and its DAG has no checkpoint jobs: there the files are read
-    ran = not workflow.is_main_process and os.path.exists(done_file(instance["name"]))
-    if not PLANNED["finishing"] and not ran:  # checkpoints.get() works only while Snakemake builds the DAG
-        PLANNED["waits_for"] = done_file(instance["name"])
+    # checkpoints.get() works only while Snakemake builds the DAG (input functions). Elsewhere (a
+    # job's command, the results at the end, a job on a cluster node, whose DAG has no
+    # checkpoint jobs) the step has run and its files are read.
+    done = done_file(instance["name"])
+    if (PLANNED["in_dag"] and workflow.is_main_process) or not os.path.exists(done):
+        PLANNED["waits_for"] = done
         getattr(checkpoints, PLAN_DATA["rules"][instance["stage_path"]]).get(instance=instance["name"])
     return publish(instance["step"]["publisher"], instance["parameters"], os.path.join(ROOT, instance["name"]))
 
 
-PLANNED = {"plan": None, "waits_for": None, "finishing": False}
+PLANNED = {"plan": None, "waits_for": None, "in_dag": True}
 
 
-def plan():
+def plan(in_dag=True):
     """The plan, made again only when the checkpoint it waited for has finished: Snakemake calls
-    the input functions for every job, and planning each time would cost O(jobs) each time."""
+    the input functions for every job, and planning each time would cost O(jobs) each time.
+    in_dag: called from an input function, while Snakemake builds the DAG."""
+    PLANNED["in_dag"] = in_dag
     cached = PLANNED["plan"]
     if cached is not None and (cached.waiting is None or not Path(PLANNED["waits_for"]).exists()):
         return cached
@@ -188,7 +191,7 @@ def log_file(name):
 
 
 def command_of(wildcards):
-    instance = plan().instances[wildcards.instance]
+    instance = plan(in_dag=False).instances[wildcards.instance]
     log = os.path.join(ROOT, log_file(wildcards.instance))
     return shell_command(instance, os.path.join(ROOT, wildcards.instance), log, bool(config.get("stub")))
 
@@ -196,13 +199,20 @@ def command_of(wildcards):
 def write_results(path):
     """Every step has run: results nothing read yet (a fromyaml step no stage reads) are read
     from their files now."""
-    PLANNED["finishing"] = True
-    final = plan().complete()
+    final = plan(in_dag=False).complete()
     results = {name: final.result(name) for name in final.instances}
     Path(path).write_text(json.dumps({"instances": results, "stalled": final.stalled}, indent=2, sort_keys=True))
 
 
+def planned_steps(wildcards):
+    """Every step instance planned so far, so that Snakemake knows each one, the checkpoints
+    no input function has reached yet among them (it only schedules the checkpoint an input
+    function waits for, one at a time)."""
+    return [done_file(name) for name, instance in plan().instances.items() if instance["stage"] is not None]
+
+
 def every_step(wildcards):
+    """Every step instance of the whole run: waits (raises) while a checkpoint must run first."""
     whole = plan().complete()
     return [done_file(name) for name, instance in whole.instances.items() if instance["stage"] is not None]
 
@@ -216,7 +226,7 @@ rule all:
 
 rule yadage2x_results:
     """Every instance's result in one file (what `yadage2x check` compares)."""
-    input: every_step
+    input: planned_steps, every_step
     output: ".yadage2x/results.json"
     log: ".yadage2x/logs/results.log"
     run:
