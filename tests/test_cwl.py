@@ -227,14 +227,14 @@ def test_resources_become_a_hint_and_a_loss(cli, write, tmp_path):
     """)
     result = cli("cwl", wf, "-o", tmp_path / "out")
     assert result.code == 0, result.err
-    assert any("loss:" in line and "resources" in line and "res.yml:" in line for line in result.errors), result.errors
+    assert any("warning:" in line and "resources" in line and "res.yml:" in line for line in result.errors), result.errors
     report = json.loads((tmp_path / "out" / "loss-report.json").read_text())
     assert report["target"] == "cwl" and len(report["losses"]) == 1
     text = (tmp_path / "out" / "workflow.cwl").read_text()
     assert "class: yadage2x:resources" in text and "$namespaces" in text
     # memory is expressible: CWL's ResourceRequirement (MiB), and REANA's own hint as REANA's CWL has it
     assert "- class: ResourceRequirement\n      ramMin: 8192" in text and "class: reana:resources" in text
-    assert "CVMFS" in report["losses"][0]["reason"]
+    assert "CVMFS" in report["losses"][0]["construct"] and report["losses"][0]["severity"] == "warning"
     assert validate(tmp_path / "out" / "workflow.cwl").returncode == 0
     strict = cli("cwl", wf, "-o", tmp_path / "strict", "--strict")
     assert strict.code == 2 and "cwl --strict" in strict.err and not (tmp_path / "strict").exists()

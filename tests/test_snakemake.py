@@ -268,3 +268,13 @@ def test_each_scattered_instance_waits_only_for_what_it_reads(tmp_path):
     assert plan.step_deps("first_0") == []
     # readdirs too: second_1 reads first_1's folder only
     assert plan.instances["second_1"]["parameters"]["x"] == f"{tmp_path}/first_1/x.txt"
+
+
+def test_a_lone_step_spec_is_refused_in_one_line(cli, tmp_path):
+    step = tmp_path / "step.yml"
+    step.write_text("process: {process_type: string-interpolated-cmd, cmd: echo}\n"
+                    "environment: {environment_type: localproc-env}\n"
+                    "publisher: {publisher_type: constant-pub, publish: {}}\n")
+    result = cli("snakemake", step, "-o", tmp_path / "out")
+    assert result.code == 2 and len(result.errors) == 1 and "not a workflow" in result.errors[0]
+    assert not (tmp_path / "out").exists()

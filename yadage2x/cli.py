@@ -225,12 +225,26 @@ def snakemake(workflow, toplevel, inputs, params, initdir, outdir, strict):
     """Write a self-contained Snakemake workflow (Snakefile, config.yaml) that reproduces yadage."""
     from .emit.snakemake import emit
 
+    initdata, loaded = load_for_emit(workflow, toplevel, inputs, params)
+    written, lost = emit(loaded.workflow, loaded.path.name, Path(outdir), initdata,
+                         str(Path(initdir).resolve()) if initdir else None, strict)
+    report_emitted(written, lost)
+
+
+def load_for_emit(workflow, toplevel, inputs, params):
+    """The init data and the loaded workflow an emitter compiles (a lone step spec is refused)."""
     initdata = init_data(inputs, params)
     loaded = load_workflow(workflow, toplevel, initdata)
     _warn(loaded)
-    written, lost = emit(loaded.workflow, loaded.path.name, Path(outdir), initdata,
-                         str(Path(initdir).resolve()) if initdir else None, strict)
-    for loss in lost:
+    if loaded.workflow is None:
+        raise SpecError(Problem(Pos(workflow), "a single step spec is not a workflow: nothing to emit (give the workflow that uses it)"))
+    return initdata, loaded
+
+
+def report_emitted(written, losses) -> None:
+    """What an emitter wrote, and the losses that may change a run as warnings (all of them are
+    in loss-report.json)."""
+    for loss in losses:
         if loss.severity == "warning":
             click.echo(f"{loss.pos}: warning: {loss.construct}: {loss.reason}", err=True)
     for path in written:
@@ -251,14 +265,7 @@ def cwl(workflow, toplevel, inputs, params, initdir, outdir, split, strict):
     """Write CWL v1.2 (workflow.cwl, inputs.yml) that any CWL runner executes as yadage would."""
     from .emit.cwl import emit
 
-    initdata = init_data(inputs, params)
-    loaded = load_workflow(workflow, toplevel, initdata)
-    _warn(loaded)
-    if loaded.workflow is None:
-        raise SpecError(Problem(Pos(workflow), "a single step spec is not a workflow: nothing to emit (give the workflow that uses it)"))
+    initdata, loaded = load_for_emit(workflow, toplevel, inputs, params)
     written, losses = emit(loaded.workflow, loaded.path.name, Path(outdir), initdata,
                            str(Path(initdir).resolve()) if initdir else None, strict=strict, split=split)
-    for loss in losses:
-        click.echo(f"{loss.pos}: loss: {loss.message}", err=True)
-    for path in written:
-        click.echo(f"wrote {path}")
+    report_emitted(written, losses)

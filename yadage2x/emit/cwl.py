@@ -44,7 +44,8 @@ from ..runtime import contextualise, init_result
 from ..selectors import SelectorError, parse
 from .cwl_jq import NotTranslated, condition_js, construction_js, stream_js, when
 from .cwl_js import LIBRARY
-from .resources import read_step
+from .output import loss_report, write_files
+from .resources import Loss, read_step
 
 NAMESPACE = "https://yadage2x.invalid/cwl#"  # our hints (resources); runners ignore unknown hints
 REANA = "https://www.reana.io"  # REANA's hints, as its own CWL workflows write them
@@ -152,7 +153,7 @@ class Compiler:
     def __init__(self, split: bool = False):
         self.uses_js = False
         self.features: set[str] = set()
-        self.losses: list[Problem] = []
+        self.losses: list[Loss] = []
         self.split = split  # tools in files of their own (tools/<stage path>.cwl)
         self.tools: dict[str, cwl.Process] = {}  # file name -> tool, when split
 
@@ -627,10 +628,10 @@ class Compiler:
                          "kubernetes_job_timeout", "htcondor_max_runtime", "slurm_time"}
             rest = sorted(set(reana) - expressed)
             if rest:
-                self.losses.append(Problem(env.pos, f"stage '{stage.name}': resources {', '.join(rest)} are read by REANA only (kept as a reana:resources hint)"))
+                self.losses.append(Loss(env.pos, f"resources: {', '.join(rest)}", f"stage '{stage.name}': read by REANA only (kept as a reana:resources hint)", "info"))
         if other:
             hints.append({"class": "yadage2x:resources", "resources": other})
-            self.losses.append(Problem(env.pos, f"stage '{stage.name}': resources {json.dumps(other)} have no CWL equivalent (kept as a yadage2x:resources hint)"))
+            self.losses.append(Loss(env.pos, f"resources: {json.dumps(other)}", f"stage '{stage.name}': no CWL equivalent (kept as a yadage2x:resources hint)", "warning"))
         return hints
 
     def par_mount(self, mount, index: int, bindings: dict, pos):
@@ -982,29 +983,16 @@ def to_yaml(data) -> str:
     return out.getvalue()
 
 
-def loss_report(losses: list[Problem]) -> str:
-    entries = [{"file": p.pos.file, "line": p.pos.line, "column": p.pos.col, "reason": p.message} for p in losses]
-    return json.dumps({"target": "cwl", "losses": entries}, indent=2) + "\n"
-
-
 def emit(workflow: Workflow, source: str, outdir: Path, initdata: dict | None, initdir: str | None,
-         strict: bool = False, split: bool = False) -> tuple[list[Path], list[Problem]]:
+         strict: bool = False, split: bool = False) -> tuple[list[Path], list[Loss]]:
     """Write workflow.cwl (tools packed in, or in tools/ with ``split``), inputs.yml and
     loss-report.json; return the files written and the losses. With ``strict`` a loss is an
     error and nothing is written."""
     main, values, losses, tools = compile_workflow(workflow, source, initdata, initdir, outdir, split)
     if strict and losses:
-        raise SpecError([Problem(p.pos, f"cwl --strict: {p.message}") for p in losses])
+        raise SpecError([Problem(loss.pos, f"cwl --strict: {loss.construct}: {loss.reason}") for loss in losses])
     files = {"workflow.cwl": "#!/usr/bin/env cwl-runner\n" + to_yaml(main)}
     files.update({f"tools/{name}": to_yaml(tool) for name, tool in tools.items()})
     files["inputs.yml"] = to_yaml(values) if values else "{}\n"
-    files["loss-report.json"] = loss_report(losses)
-    written = []
-    for name, text in files.items():
-        path = outdir / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        written.append(path)
-    return written, losses
+    files["loss-report.json"] = loss_report("cwl", losses)
+    return write_files(outdir, files), losses

@@ -25,6 +25,7 @@ from ..errors import Problem, SpecError
 from ..ir import Cases, DockerEnvironment, FromParJqPublisher, FromValue, ManualProcess, ManualPublisher, Ref, Stage, Step, Workflow, prepublishable, to_json
 from ..selectors import first_names, parse
 from .cluster import slurm_profile
+from .output import loss_report, write_files
 from .resources import Demand, Loss, merge, read_step
 
 
@@ -357,16 +358,8 @@ def emit(workflow: Workflow, source: str, outdir: Path, initdata: dict | None, i
         "config.yaml": json.dumps({"init": initdata or {}, "initdir": initdir}, indent=2, sort_keys=True) + "\n",
         "workflow.json": json.dumps({"workflow": data, "rules": rule_names(data)}, indent=1, sort_keys=True) + "\n",
         "yadage2x_runtime.py": resources.files("yadage2x").joinpath("runtime.py").read_text(encoding="utf-8"),
-        "loss-report.json": json.dumps({"target": "snakemake", "losses": [loss.to_json() for loss in lost]}, indent=2) + "\n",
+        "loss-report.json": loss_report("snakemake", lost),
         "profiles/default/config.yaml": workflow_profile(workflow),
         "profiles/slurm/config.yaml": slurm_profile(),
     }
-    written = []
-    for name, text in files.items():
-        path = outdir / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        written.append(path)
-    return written, lost
+    return write_files(outdir, files), lost
