@@ -9,24 +9,20 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh test
 stop=":"  # what the EXIT trap stops, in reverse order of starting
 trap 'eval "$stop"' EXIT
-if scripts/docker.sh up; then
-  stop="scripts/docker.sh down; $stop"
-  export YADAGE2X_DOCKER=1
-elif [ -n "${CI:-}" ]; then
-  echo "CI: the Docker engine must start" >&2
-  exit 1
-else
-  echo "Docker could not be started here (root is needed): the tests that run steps in containers are skipped" >&2
-fi
-# a one-node SLURM cluster on loopback for tests/test_slurm.py (scripts/slurm.sh: Debian's
-# slurm-wlm, munge, slurmdbd and MariaDB, needs root; stopped again at the end)
-if scripts/slurm.sh up; then
-  stop="scripts/slurm.sh down; $stop"
-  export YADAGE2X_SLURM=1
-elif [ -n "${CI:-}" ]; then
-  echo "CI: the SLURM cluster must start" >&2
-  exit 1
-else
-  echo "SLURM could not be started here (root is needed): the cluster tests are skipped" >&2
-fi
+# start_service WHAT SCRIPT VARIABLE TESTS: SCRIPT up, stopped at exit; VARIABLE=1 tells the tests.
+# In CI it must start; elsewhere (not root) the tests that need it are skipped.
+start_service() {
+  if "$2" up; then
+    stop="$2 down; $stop"
+    export "$3=1"
+  elif [ -n "${CI:-}" ]; then
+    echo "CI: $1 must start" >&2
+    exit 1
+  else
+    echo "$1 could not be started here (root is needed): $4 are skipped" >&2
+  fi
+}
+start_service "the Docker engine" scripts/docker.sh YADAGE2X_DOCKER "the tests that run steps in containers"
+# a one-node SLURM cluster on loopback (Debian's slurm-wlm, munge, slurmdbd and MariaDB)
+start_service "the SLURM cluster" scripts/slurm.sh YADAGE2X_SLURM "the cluster tests (tests/test_slurm.py)"
 .venv/bin/python -m pytest "$@"
