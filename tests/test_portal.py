@@ -347,3 +347,15 @@ def test_pulling_something_that_is_not_a_bag(portal, client_env, tmp_path):
     assert code == 2
     assert err.strip() == f"error: deposit {draft['id']}: not a bag: no bagit.txt among its 1 files, nor one .tar or .tar.gz"
     assert list(tmp_path.iterdir()) == []  # not even a partial folder
+
+
+def test_a_file_name_of_250_bytes_travels_both_ways(portal, client_env, tmp_path):
+    """Found by the portal load tests: pull wrote `.<name>.part`, past the 255-byte limit for a
+    name of 250 bytes, and crashed with OSError."""
+    long_names = {'n' * 250: b"long\n", 'é' * 125: b"accented\n"}  # make_bag puts them in data/
+    sample = make_bag(tmp_path / "long", long_names)
+    code, out, err = run_archive("push", sample)
+    assert code == 0, err
+    code, _, err = run_archive("pull", ids(out)["deposit"], "-o", tmp_path / "back")
+    assert code == 0, err
+    assert tree(tmp_path / "back") == tree(sample)

@@ -395,7 +395,8 @@ def fetch_all(settings: Settings, what: str, bucket: str, remote: dict, partial:
 def download_one(client: Client, settings: Settings, what: str, bucket: str, key: str, size: int, checksum: str,
                  target: Path, sha256: str | None, progress: Meter) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.part")
+    # a short temporary name: `.<name>.part` passes the 255-byte limit for names of 250 bytes
+    temporary = target.with_name(f".part-{hashlib.sha256(target.name.encode()).hexdigest()[:16]}")
     problem = ""
     for attempt in range(settings.retries + 1):
         received = 0
