@@ -286,3 +286,10 @@ def test_non_text_keys_become_text_as_yadage_sees_them(write):
     assert parse_text("{1: a, true: b, null: c, 1.5: d}", "k.yml") == {"1": "a", "true": "b", "null": "c", "1.5": "d"}
     wf = one_stage(write, params="msg: hi\nout: x\n2: two")
     assert [p.key for p in load_workflow(wf).workflow.stages[0].parameters] == ["msg", "out", "2"]
+
+
+def test_a_ref_to_a_file_name_with_a_nul_is_one_line(write):
+    """Found by tests/fuzz_loader.py: a NUL in a $ref's file name raised ValueError."""
+    problems = errors_of(one_stage(write, step_ref="{$ref: \"st\\0eps.yml#/echo\"}"))
+    assert problems and all("\0" not in p and "\n" not in p for p in problems)
+    assert any("\\x00" in p for p in problems), problems

@@ -31,8 +31,10 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        # one line, always: a message that spans lines would break `file:line:col:` tooling
-        return f"{self.pos}: {' '.join(self.message.split())}"
+        # one line, always: a message that spans lines would break `file:line:col:` tooling;
+        # control characters (a NUL in a $ref, found by fuzzing) are shown escaped
+        text = f"{self.pos}: {' '.join(self.message.split())}"
+        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class Yadage2xError(Exception):

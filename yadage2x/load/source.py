@@ -300,6 +300,8 @@ def read_file(path: Path, with_refs: set[int] | None = None):
         raise SpecError(Problem(Pos(name), f"not UTF-8 text ({exc.reason} at byte {exc.start})")) from None
     except OSError as exc:
         raise SpecError(Problem(Pos(name), f"cannot read: {exc.strerror}")) from None
+    except ValueError:  # found by tests/fuzz_loader.py: a $ref whose file name holds a NUL
+        raise SpecError(Problem(Pos(name), "not a usable file name: it holds a NUL character")) from None
     return parse_text(text, name, with_refs)
 
 
