@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import shutil
 import signal
+import subprocess
+import threading
 import sys
 import tempfile
 import time
@@ -141,6 +144,43 @@ def make_case(rng: random.Random, work: Path, seed_wf: Path) -> Path:
     return wf
 
 
+def load_in_child(wf: Path, top, bound: float) -> tuple[int, float, str]:
+    """`yadage2x validate` on one case in a process of its own: exit status, that process's own
+    peak memory (MB, from wait4), and its standard error."""
+    argv = [str(ROOT / ".venv" / "bin" / "yadage2x"), "validate", str(wf)] + (["-t", str(top)] if top else [])
+    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    timer = threading.Timer(bound, child.kill)
+    timer.start()
+    err = child.stderr.read().decode(errors="replace")
+    _, status, usage = os.wait4(child.pid, 0)
+    timer.cancel()
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return child.returncode, usage.ru_maxrss / 1024, err
+
+
+def run_isolated(cases: int, seed: int, bound: float) -> dict:
+    """The same cases as `run`, each loaded by the command line in a process of its own, so that
+    each case's memory is its own (`run` reports the peak of one long process)."""
+    rng = random.Random(seed)
+    pool = seeds()
+    stats = {"cases": 0, "exit 0": 0, "exit 2": 0, "other exit or traceback": 0, "peak MB (one case)": 0.0, "median MB": 0.0}
+    peaks = []
+    with tempfile.TemporaryDirectory(prefix="fuzz-loader-") as tmp:
+        for i in range(cases):
+            seed_wf, top = rng.choice(pool)
+            work = Path(tmp) / str(i)
+            wf = make_case(rng, work, seed_wf)
+            code, mb, err = load_in_child(wf, top, bound)
+            peaks.append(mb)
+            key = {0: "exit 0", 2: "exit 2"}.get(code) if "Traceback" not in err else None
+            stats[key or "other exit or traceback"] += 1
+            stats["cases"] += 1
+            shutil.rmtree(work, ignore_errors=True)
+    stats["peak MB (one case)"] = round(max(peaks))
+    stats["median MB"] = round(sorted(peaks)[len(peaks) // 2])
+    return stats
+
+
 def run(cases: int, seed: int, bound: float, keep: Path) -> dict:
     rng = random.Random(seed)
     pool = seeds()
@@ -195,7 +235,14 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bound", type=float, default=10.0, help="seconds one load may take")
+    parser.add_argument("--isolate", action="store_true", help="each case in a process of its own, with its own peak memory")
     args = parser.parse_args()
+    if args.isolate:
+        stats = run_isolated(args.cases, args.seed, args.bound)
+        print("| " + " | ".join(stats) + " |")
+        print("|" + "---:|" * len(stats))
+        print("| " + " | ".join(str(v) for v in stats.values()) + " |")
+        return 0 if stats["other exit or traceback"] == 0 else 1
     keep = ROOT / "build" / "fuzz-loader"
     keep.mkdir(parents=True, exist_ok=True)
     stats = run(args.cases, args.seed, args.bound, keep)
