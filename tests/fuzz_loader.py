@@ -144,18 +144,28 @@ def make_case(rng: random.Random, work: Path, seed_wf: Path) -> Path:
     return wf
 
 
+CHILD = """
+import atexit, sys
+def peak():  # this process's own high-water mark (wait4's figure also counts the parent's at fork)
+    hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]
+    sys.stderr.write(f'\\nVmHWM-kB {hwm}\\n')
+atexit.register(peak)
+from yadage2x.cli import main
+main(sys.argv[1:], prog_name='yadage2x')
+"""
+
+
 def load_in_child(wf: Path, top, bound: float) -> tuple[int, float, str]:
     """`yadage2x validate` on one case in a process of its own: exit status, that process's own
-    peak memory (MB, from wait4), and its standard error."""
-    argv = [str(ROOT / ".venv" / "bin" / "yadage2x"), "validate", str(wf)] + (["-t", str(top)] if top else [])
-    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    timer = threading.Timer(bound, child.kill)
-    timer.start()
-    err = child.stderr.read().decode(errors="replace")
-    _, status, usage = os.wait4(child.pid, 0)
-    timer.cancel()
-    child.returncode = os.waitstatus_to_exitcode(status)
-    return child.returncode, usage.ru_maxrss / 1024, err
+    peak memory (MB, VmHWM at exit), and its standard error."""
+    argv = [str(ROOT / ".venv" / "bin" / "python"), "-c", CHILD, "validate", str(wf)] + (["-t", str(top)] if top else [])
+    try:
+        child = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=bound)
+    except subprocess.TimeoutExpired:
+        return -9, 0.0, "past the time bound"
+    err = child.stderr.decode(errors="replace")
+    kb = [line.split()[1] for line in err.splitlines() if line.startswith("VmHWM-kB ")]
+    return child.returncode, int(kb[-1]) / 1024 if kb else 0.0, err
 
 
 def run_isolated(cases: int, seed: int, bound: float) -> dict:
