@@ -285,16 +285,29 @@ class Read:
         self.node, self.value = node, value
 
 
+def replace_where(value, found, change):
+    """A copy of JSON-like data in which every part that ``found`` picks is ``change(part)``
+    (not looked into further); the rest is walked through dicts and lists."""
+    if found(value):
+        return change(value)
+    if isinstance(value, dict):
+        return {k: replace_where(v, found, change) for k, v in value.items()}
+    if isinstance(value, list):
+        return [replace_where(v, found, change) for v in value]
+    return value
+
+
+def has_key(key: str):
+    return lambda value: isinstance(value, dict) and key in value
+
+
 def untag(value, reads: list):
     """The plain value, noting in ``reads`` every step a `Read` leaf came from."""
-    if isinstance(value, Read):
-        reads.append(value.node)
-        return value.value
-    if isinstance(value, dict):
-        return {k: untag(v, reads) for k, v in value.items()}
-    if isinstance(value, list):
-        return [untag(v, reads) for v in value]
-    return value
+    def plain(leaf):
+        reads.append(leaf.node)
+        return leaf.value
+
+    return replace_where(value, lambda v: isinstance(v, Read), plain)
 
 
 class Plan:
@@ -500,18 +513,12 @@ class Plan:
         postscript runs on each set."""
         jq = stage["jq"]
 
-        def bind(value):
-            if isinstance(value, dict) and "$wflowref" in value:
-                selector, script = value["$wflowref"]
-                return self.noderefs(jq_outputs(selector, self.index(scope)), script)
-            if isinstance(value, dict):
-                return {k: bind(v) for k, v in value.items()}
-            if isinstance(value, list):
-                return [bind(v) for v in value]
-            return value
+        def bind(ref):
+            selector, script = ref["$wflowref"]
+            return self.noderefs(jq_outputs(selector, self.index(scope)), script)
 
         sets, needs = [], []
-        for pars in jq_first(jq["stepscript"], bind(jq["bindings"])):
+        for pars in jq_first(jq["stepscript"], replace_where(jq["bindings"], has_key("$wflowref"), bind)):
             reads: list[str] = []
             resolved = self.resolve_pointers(pars, reads)
             sets.append(jq_first(jq["postscript"], resolved))
@@ -525,24 +532,18 @@ class Plan:
                 for name, entries in scope["stages"].items()}
 
     def noderefs(self, value, script: str):
-        if isinstance(value, dict) and "_nodeid" in value:
-            return jq_outputs(script, pointerize(self.result(value["_nodeid"]), value["_nodeid"]))
-        if isinstance(value, dict):
-            return {k: self.noderefs(v, script) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.noderefs(v, script) for v in value]
-        return value
+        """Each node ({"_nodeid": ...}) replaced by the script's outputs over its pointerized result."""
+        return replace_where(value, has_key("_nodeid"),
+                             lambda ref: jq_outputs(script, pointerize(self.result(ref["_nodeid"]), ref["_nodeid"])))
 
     def resolve_pointers(self, value, reads: list):
-        if isinstance(value, dict) and "$wflowpointer" in value:
-            node, pointer = value["$wflowpointer"]["step"], value["$wflowpointer"]["result"]
+        """Each {"$wflowpointer": ...} replaced by the value it points at, noting the step in ``reads``."""
+        def pointed(ref):
+            node, pointer = ref["$wflowpointer"]["step"], ref["$wflowpointer"]["result"]
             reads.append(node)
             return resolve_pointer(self.result(node), pointer)
-        if isinstance(value, dict):
-            return {k: self.resolve_pointers(v, reads) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.resolve_pointers(v, reads) for v in value]
-        return value
+
+        return replace_where(value, has_key("$wflowpointer"), pointed)
 
 
 def prepublishable(publisher: dict) -> bool:

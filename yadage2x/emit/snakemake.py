@@ -205,17 +205,20 @@ def write_results(path):
     Path(path).write_text(json.dumps({"instances": results, "stalled": final.stalled}, indent=2, sort_keys=True))
 
 
+def step_done_files(planned):
+    return [done_file(name) for name, instance in planned.instances.items() if instance["stage"] is not None]
+
+
 def planned_steps(wildcards):
     """Every step instance planned so far, so that Snakemake knows each one, the checkpoints
     no input function has reached yet among them (it only schedules the checkpoint an input
     function waits for, one at a time)."""
-    return [done_file(name) for name, instance in plan().instances.items() if instance["stage"] is not None]
+    return step_done_files(plan())
 
 
 def every_step(wildcards):
     """Every step instance of the whole run: waits (raises) while a checkpoint must run first."""
-    whole = plan().complete()
-    return [done_file(name) for name, instance in whole.instances.items() if instance["stage"] is not None]
+    return step_done_files(plan().complete())
 
 
 localrules: all, yadage2x_results
